@@ -1,0 +1,1 @@
+"""eka's library: store, embeddings, derived indexes and retrieval, under one composition root."""

@@ -1,0 +1,56 @@
+"""The composition root: one place that turns ``Settings`` into wired components.
+
+The CLI, the API, the UI's server side, eval and tests all call :func:`build_assistant`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from assistant.config import Settings
+from assistant.embedding import ModelSpec, SentenceTransformerEmbedder, model_spec
+from assistant.index.derived import DerivedIndexes
+from assistant.retrieval import Retriever
+from assistant.store import Store
+
+
+@dataclass
+class Assistant:
+    """The wired library: store, embedder, derived indexes and retriever."""
+
+    settings: Settings
+    spec: ModelSpec
+    store: Store
+    embedder: SentenceTransformerEmbedder
+    indexes: DerivedIndexes
+    retriever: Retriever
+
+    def close(self) -> None:
+        """Release the store."""
+        self.store.close()
+
+
+def build_assistant(settings: Settings) -> Assistant:
+    """Open (or create) the store under ``settings.home`` and wire every component.
+
+    Nothing heavy happens here: the embedding model loads on first use and the derived indexes load (or
+    rebuild) on the first search.
+
+    Example:
+        >>> assistant = build_assistant(Settings(home=Path("/tmp/eka")))  # doctest: +SKIP
+        >>> assistant.retriever.search("brake pad wear", Principal.of("me"))  # doctest: +SKIP
+    """
+    spec = model_spec(settings.embedding_model)
+    store = Store(settings.store_path)
+    embedder = SentenceTransformerEmbedder(spec, device=settings.device, batch_size=settings.embed_batch_size)
+    indexes = DerivedIndexes(store, settings.index_dir, spec.model_id, embedder.embed_passages)
+    retriever = Retriever(
+        store,
+        indexes,
+        embedder,
+        candidates=settings.candidates,
+        fusion=settings.fusion,
+        dense_weight=settings.dense_weight,
+        rrf_k=settings.rrf_k,
+    )
+    return Assistant(settings, spec, store, embedder, indexes, retriever)

@@ -1,0 +1,172 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) candidates, fused, restricted to what the caller may read.
+
+Access and metadata filters become a set of allowed chunk row ids *before* either index is searched, so no
+mode can return, rank or count a chunk from a document outside the caller's groups.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from assistant.embedding import Embedder
+from assistant.filters import Filters, can_read, matches
+from assistant.index.derived import DerivedIndexes, Snapshot
+from assistant.store import Store
+from assistant.types import Document, Hit, Principal, SearchMode
+
+log = logging.getLogger(__name__)
+
+Fusion = Literal["minmax", "rrf"]
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """Documents and the document of every indexed row, for one store generation."""
+
+    generation: int
+    documents: dict[str, Document]
+    rowids: np.ndarray
+    row_doc: np.ndarray  # index into doc_order for every row
+    doc_order: list[str]
+
+
+def fuse_minmax(runs: list[tuple[np.ndarray, np.ndarray]], weights: list[float]) -> dict[int, float]:
+    """Weighted sum of min-max normalised scores; a row missing from a run scores 0 there."""
+    fused: dict[int, float] = {}
+    for (ids, scores), weight in zip(runs, weights, strict=True):
+        if not len(ids):
+            continue
+        low, high = float(scores.min()), float(scores.max())
+        span = high - low
+        for row, score in zip(ids.tolist(), scores.tolist(), strict=True):
+            norm = (score - low) / span if span > 0 else 1.0
+            fused[row] = fused.get(row, 0.0) + weight * norm
+    return fused
+
+
+def fuse_rrf(runs: list[tuple[np.ndarray, np.ndarray]], weights: list[float], k: int = 60) -> dict[int, float]:
+    """Reciprocal rank fusion: sum of ``weight / (k + rank)``."""
+    fused: dict[int, float] = {}
+    for (ids, _scores), weight in zip(runs, weights, strict=True):
+        for rank, row in enumerate(ids.tolist(), start=1):
+            fused[row] = fused.get(row, 0.0) + weight / (k + rank)
+    return fused
+
+
+class Retriever:
+    """Searches the derived indexes of a store as a given principal.
+
+    Example:
+        >>> hits = retriever.search("pad wear limit", Principal.of("ann", ["brakes"]), k=5)  # doctest: +SKIP
+        >>> hits[0].chunk.page, hits[0].document.source  # doctest: +SKIP
+        (4, 'brakes/brake-system-design-spec.pdf')
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        indexes: DerivedIndexes,
+        embedder: Embedder,
+        *,
+        candidates: int = 100,
+        fusion: Fusion = "minmax",
+        dense_weight: float = 0.5,
+        rrf_k: int = 60,
+    ) -> None:
+        self.store = store
+        self.indexes = indexes
+        self.embedder = embedder
+        self.candidates = candidates
+        self.fusion = fusion
+        self.dense_weight = dense_weight
+        self.rrf_k = rrf_k
+        self._catalog: Catalog | None = None
+        self._allowed: OrderedDict[tuple[object, ...], np.ndarray | None] = OrderedDict()
+
+    def search(
+        self,
+        query: str,
+        principal: Principal,
+        k: int = 10,
+        mode: SearchMode = "hybrid",
+        filters: Filters | None = None,
+    ) -> list[Hit]:
+        """The ``k`` best chunks for ``query`` among the documents ``principal`` may read."""
+        query = query.strip()
+        if not query or k <= 0:
+            return []
+        snapshot = self.indexes.current()
+        catalog = self._catalog_for(snapshot)
+        allowed = self._allowed_rows(catalog, principal.groups, filters or {})
+        if allowed is not None and not len(allowed):
+            return []
+        depth = max(k, self.candidates)
+        runs: list[tuple[np.ndarray, np.ndarray]] = []
+        if mode in ("hybrid", "dense"):
+            vector = self.embedder.embed_queries([query])[0]
+            runs.append(snapshot.dense.search(vector, depth if mode == "hybrid" else k, allowed))
+        if mode in ("hybrid", "lexical"):
+            runs.append(snapshot.lexical.search(query, depth if mode == "hybrid" else k, allowed))
+        if mode == "hybrid":
+            weights = [self.dense_weight, 1.0 - self.dense_weight]
+            fused = (fuse_rrf(runs, weights, self.rrf_k) if self.fusion == "rrf" else fuse_minmax(runs, weights))
+            ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+            retriever: Literal["dense", "lexical", "fused"] = "fused"
+        else:
+            ids, scores = runs[0]
+            ranked = list(zip(ids.tolist(), scores.tolist(), strict=True))[:k]
+            retriever = "dense" if mode == "dense" else "lexical"
+        return self._hits(ranked, catalog, principal, retriever)
+
+    def _hits(self, ranked: list[tuple[int, float]], catalog: Catalog, principal: Principal,
+              retriever: Literal["dense", "lexical", "fused"]) -> list[Hit]:
+        chunks = self.store.chunks_by_rowid([row for row, _ in ranked])
+        hits: list[Hit] = []
+        for row, score in ranked:
+            chunk = chunks.get(row)
+            document = catalog.documents.get(chunk.doc_id) if chunk else None
+            # The allowed set already excluded unreadable rows; this re-check guards against a stale catalog.
+            if chunk is None or document is None or not can_read(document, principal.groups):
+                continue
+            hits.append(Hit(chunk, float(score), len(hits) + 1, retriever, document))
+        return hits
+
+    def _catalog_for(self, snapshot: Snapshot) -> Catalog:
+        catalog = self._catalog
+        if catalog is not None and catalog.generation == snapshot.generation:
+            return catalog
+        documents = {s.document.doc_id: s.document for s in self.store.documents()}
+        rowids, doc_ids = self.store.row_documents()
+        doc_order = sorted(documents)
+        position = {d: i for i, d in enumerate(doc_order)}
+        row_doc = np.asarray([position.get(d, -1) for d in doc_ids], dtype=np.int64)
+        catalog = Catalog(snapshot.generation, documents, rowids, row_doc, doc_order)
+        self._catalog = catalog
+        self._allowed.clear()
+        return catalog
+
+    def _allowed_rows(self, catalog: Catalog, groups: frozenset[str], filters: Filters) -> np.ndarray | None:
+        """Sorted row ids the caller may see under ``filters``; ``None`` when that is every row."""
+        key = (catalog.generation, groups, tuple(sorted(filters.items())))
+        if key in self._allowed:
+            self._allowed.move_to_end(key)
+            return self._allowed[key]
+        readable = np.asarray(
+            [can_read(catalog.documents[d], groups) and matches(catalog.documents[d], filters)
+             for d in catalog.doc_order],
+            dtype=bool,
+        )
+        if readable.all() and len(catalog.rowids):
+            allowed: np.ndarray | None = None
+        else:
+            mask = readable[catalog.row_doc] if len(catalog.row_doc) else np.zeros(0, dtype=bool)
+            allowed = catalog.rowids[mask]
+        self._allowed[key] = allowed
+        if len(self._allowed) > 256:
+            self._allowed.popitem(last=False)
+        return allowed

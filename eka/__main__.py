@@ -1,0 +1,3 @@
+from eka.cli import main
+
+main()

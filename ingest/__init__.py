@@ -1,0 +1,1 @@
+"""Ingest: files -> pages and sections -> chunks -> embeddings -> the store (and derived indexes)."""

@@ -1,0 +1,76 @@
+"""Recognising section headings in text that has no markup: numbered lines such as ``4.2.1 Pad wear``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_NUMBERED = re.compile(r"^(?P<num>\d{1,3}(?:\.\d{1,3}){0,5})\.?\s+(?P<title>[A-Z][^\n]{1,120})$")
+_APPENDIX = re.compile(
+    r"^(?:APPENDIX|Appendix|ANNEX|Annex|CHAPTER|Chapter)\s+(?:[A-Z]{1,6}|\d{1,2})\b(?:[.:]|\s+[-–—])?"
+    r"(?:\s+[A-Z(][^\n]{0,100})?$"
+)
+# Table-of-contents lines: dot leaders, or a title that ends in a page number ("2.1 Scope 5", "Intro 1.3").
+_TOC_TAIL = re.compile(r"(?:\.{3,}|(?:\s\.){3,}|\s[ivxlc]+|\s\d+(?:[.-]\d+)?)\s*$")
+
+
+@dataclass
+class HeadingTracker:
+    """Tracks the current heading path while reading a document top to bottom.
+
+    Numbered headings are accepted only when their number plausibly continues the current numbering
+    (next sibling, first child, or a restart at 1), which rejects table rows and list items that merely
+    start with a number.
+    """
+
+    path: list[tuple[int, str]] = field(default_factory=list)  # (level, heading text)
+    number: tuple[int, ...] = ()
+
+    def section(self) -> tuple[str, ...]:
+        """The current heading path, outermost first."""
+        return tuple(text for _, text in self.path)
+
+    def push(self, level: int, text: str) -> None:
+        """Enter a heading at ``level`` (1 = top)."""
+        while self.path and self.path[-1][0] >= level:
+            self.path.pop()
+        self.path.append((level, text))
+
+    def numbered(self, line: str) -> bool:
+        """If ``line`` is a plausible numbered or appendix heading, enter it and return True."""
+        line = " ".join(line.split())
+        if not line or len(line) > 130:
+            return False
+        if _APPENDIX.match(line) and len(line.split()) <= 14 and not _TOC_TAIL.search(line):
+            self.number = ()
+            self.push(1, line)
+            return True
+        match = _NUMBERED.match(line)
+        if match is None:
+            return False
+        title = match.group("title")
+        if _TOC_TAIL.search(title):
+            return False
+        words = title.split()
+        if len(words) > 14 or title.endswith((",", ";", "=")) or sum(c.isalpha() for c in title) < 3:
+            return False
+        if sum(any(c.isdigit() for c in w) for w in words) >= 2:
+            return False  # a table row such as "3 Front caliper 120 18 2.5"
+        number = tuple(int(p) for p in match.group("num").split("."))
+        if not self._continues(number):
+            return False
+        self.number = number
+        self.push(len(number), line)
+        return True
+
+    def _continues(self, new: tuple[int, ...]) -> bool:
+        current = self.number
+        if new in ((1,), (0,)) or (not current and len(new) <= 2 and new[0] <= 3):
+            return True
+        for depth in range(len(current) + 1):
+            if new[:depth] != current[:depth] or len(new) != depth + 1:
+                continue
+            step = new[depth] - (current[depth] if depth < len(current) else 0)
+            if 1 <= step <= 3:
+                return True
+        return False

@@ -1,0 +1,301 @@
+"""The ingest run: discover -> skip unchanged -> parse and chunk (worker processes) -> embed -> store.
+
+Each document is written in one store transaction, so a crash leaves every document either fully old or
+fully new. Derived indexes are brought up to date once at the end of the run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from assistant.app import Assistant
+from assistant.errors import EkaError
+from assistant.passages import passage_text, text_hash
+from assistant.store import StoredDocument
+from assistant.types import PUBLIC_GROUP, Chunk, Document
+from ingest.discover import Candidate, SidecarError, discover, read_sidecar
+from ingest.loaders import MIME_BY_SUFFIX, supported
+from ingest.worker import ParseJob, ParseResult, ParserPool
+
+log = logging.getLogger(__name__)
+
+Status = Literal["ingested", "unchanged", "metadata", "failed", "removed"]
+
+# Bump when loaders or chunking change in a way that should re-chunk documents already ingested.
+PIPELINE_VERSION = "1"
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one file."""
+
+    source: str
+    status: Status
+    reason: str | None = None
+    pages: int | None = None
+    chunks: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class IngestReport:
+    """The outcome of a run: one entry per file plus totals and timings."""
+
+    files: list[FileOutcome] = field(default_factory=list)
+    wall_s: float = 0.0
+    parse_s: float = 0.0
+    embed_s: float = 0.0
+    index_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when no file failed."""
+        return not any(f.status == "failed" for f in self.files)
+
+    def counts(self) -> dict[str, int]:
+        """Files per status, plus pages, chunks and newly embedded passages."""
+        out = {s: 0 for s in ("ingested", "unchanged", "metadata", "failed", "removed")}
+        for f in self.files:
+            out[f.status] += 1
+        out["pages"] = sum(f.pages or 0 for f in self.files if f.status == "ingested")
+        out["chunks"] = sum(f.chunks for f in self.files if f.status == "ingested")
+        out["embedded"] = sum(f.embedded for f in self.files)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as written by ``--report``."""
+        return {
+            "ok": self.ok,
+            "counts": self.counts(),
+            "timings_s": {"wall": round(self.wall_s, 3), "parse": round(self.parse_s, 3),
+                          "embed": round(self.embed_s, 3), "index": round(self.index_s, 3)},
+            "files": [asdict(f) for f in sorted(self.files, key=lambda f: f.source)],
+        }
+
+
+class Progress:
+    """Receives progress events; the CLI shows them as a progress bar. The default ignores them."""
+
+    def start(self, files: int) -> None:
+        """The run found ``files`` files."""
+
+    def advance(self, outcome: FileOutcome) -> None:
+        """One file is finished."""
+
+    def chunks_embedded(self, n: int) -> None:
+        """``n`` more passages were embedded."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    candidate: Candidate
+    sha256: str
+    size: int
+    title: str | None
+    metadata: dict[str, Any]
+    acl: frozenset[str]
+    meta_hash: str
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def doc_id_for(source: str) -> str:
+    """A document's id: stable for its source path."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+
+def chunk_id_for(doc_id: str, sha256: str, ordinal: int) -> str:
+    """A chunk's id: stable for (document, version, position), so re-ingesting gives the same ids."""
+    return hashlib.sha256(f"{doc_id}:{sha256}:{ordinal}".encode()).hexdigest()[:20]
+
+
+def normalise_groups(groups: Any) -> frozenset[str]:
+    """Access groups from a list or a comma-separated string, lower-cased; empty means public."""
+    if groups is None:
+        return frozenset({PUBLIC_GROUP})
+    items = groups.split(",") if isinstance(groups, str) else list(groups)
+    cleaned = frozenset(str(g).strip().lower() for g in items if str(g).strip())
+    return cleaned or frozenset({PUBLIC_GROUP})
+
+
+class Ingestor:
+    """Runs ingests against one assistant's store and indexes.
+
+    Example:
+        >>> report = Ingestor(build_assistant(settings)).run([Path("samples")])  # doctest: +SKIP
+        >>> report.counts()["failed"]  # doctest: +SKIP
+        0
+    """
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self.settings = assistant.settings
+        self.store = assistant.store
+        settings = assistant.settings
+        self.recipe = f"v{PIPELINE_VERSION}:{settings.chunk_tokens}:{settings.chunk_overlap_tokens}"
+
+    def run(
+        self,
+        paths: list[Path],
+        acl: list[str] | None = None,
+        meta: dict[str, str] | None = None,
+        prune: bool = False,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Ingest files and folders; never raises for a bad file (it is reported instead)."""
+        progress = progress or Progress()
+        report = IngestReport()
+        started = time.perf_counter()
+        with self._lock():
+            candidates: list[Candidate] = []
+            roots: set[str] = set()
+            for path in paths:
+                try:
+                    found = discover(path, skip=self.settings.home)
+                except FileNotFoundError as err:
+                    report.files.append(FileOutcome(str(path), "failed", str(err)))
+                    continue
+                if path.is_dir():
+                    roots.add(str(path.resolve()))
+                candidates.extend(found)
+            progress.start(len(candidates))
+            plans: list[_Plan] = []
+            for candidate in candidates:
+                outcome, plan = self._plan(candidate, acl, meta or {})
+                if outcome is not None:
+                    report.files.append(outcome)
+                    progress.advance(outcome)
+                if plan is not None:
+                    plans.append(plan)
+            self._ingest(plans, report, progress)
+            if prune:
+                seen = {c.source for c in candidates}
+                for stored in self.store.documents():
+                    if stored.root in roots and stored.document.source not in seen:
+                        self.store.remove_document(stored.document.doc_id)
+                        outcome = FileOutcome(stored.document.source, "removed", "file no longer exists")
+                        report.files.append(outcome)
+                        progress.advance(outcome)
+            index_started = time.perf_counter()
+            self.assistant.indexes.current()
+            report.index_s = time.perf_counter() - index_started
+        report.wall_s = time.perf_counter() - started
+        return report
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        """One ingest at a time per store (searches are not blocked)."""
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        with (self.settings.home / "ingest.lock").open("w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _plan(self, candidate: Candidate, acl: list[str] | None,
+              meta: dict[str, str]) -> tuple[FileOutcome | None, _Plan | None]:
+        """Decide what to do with a file without parsing it: fail, skip, update metadata, or (re)ingest."""
+        source = candidate.source
+        try:
+            size = candidate.path.stat().st_size
+        except OSError as err:
+            return FileOutcome(source, "failed", f"unreadable ({err.strerror})"), None
+        if not supported(candidate.path):
+            kinds = ", ".join(sorted({s.lstrip(".") for s in MIME_BY_SUFFIX}))
+            return FileOutcome(source, "failed", f"unsupported file type "
+                               f"{candidate.path.suffix or '(no extension)'} (supported: {kinds})"), None
+        if size == 0:
+            return FileOutcome(source, "failed", "empty file"), None
+        limit = self.settings.max_file_mb * 1024 * 1024
+        if size > limit:
+            return FileOutcome(source, "failed", f"file is {size / 1048576:.1f} MB, over the "
+                               f"{self.settings.max_file_mb:g} MB limit"), None
+        try:
+            sidecar = read_sidecar(candidate.path)
+        except SidecarError as err:
+            return FileOutcome(source, "failed", str(err)), None
+        metadata = {**sidecar, **meta}
+        title = metadata.pop("title", None)
+        groups = normalise_groups(acl or metadata.pop("acl", None) or metadata.pop("groups", None))
+        metadata.pop("acl", None)
+        metadata.pop("groups", None)
+        meta_hash = hashlib.sha256(json.dumps({"title": title, "metadata": metadata, "acl": sorted(groups)},
+                                              sort_keys=True, default=str).encode()).hexdigest()
+        try:
+            sha = file_sha256(candidate.path)
+        except OSError as err:
+            return FileOutcome(source, "failed", f"unreadable ({err.strerror})"), None
+        plan = _Plan(candidate, sha, size, str(title) if title else None, metadata, groups, meta_hash)
+        existing = self.store.document_by_source(source)
+        if existing is not None and existing.document.sha256 == sha and existing.recipe == self.recipe:
+            if existing.meta_hash == meta_hash:
+                return FileOutcome(source, "unchanged", pages=existing.document.pages), None
+            if plan.title is None or plan.title == existing.document.title:
+                # Only metadata or access changed: no parsing, no embedding (titles are part of passages).
+                self.store.update_metadata(existing.document.doc_id, existing.document.title, metadata,
+                                           groups, meta_hash)
+                return FileOutcome(source, "metadata", "metadata or access list updated",
+                                   pages=existing.document.pages), None
+        return None, plan
+
+    def _ingest(self, plans: list[_Plan], report: IngestReport, progress: Progress) -> None:
+        settings = self.settings
+        tokenizer = self.assistant.spec.tokenizer_file()
+        jobs = [ParseJob(p.candidate.path, tokenizer, settings.chunk_tokens, settings.chunk_overlap_tokens,
+                         settings.parse_timeout_s) for p in plans]
+        with ParserPool(settings.parse_workers) as pool:
+            for plan, result in zip(plans, pool.run(jobs), strict=True):
+                report.parse_s += result.seconds
+                outcome = self._store(plan, result, report, progress)
+                report.files.append(outcome)
+                progress.advance(outcome)
+
+    def _store(self, plan: _Plan, result: ParseResult, report: IngestReport, progress: Progress) -> FileOutcome:
+        source = plan.candidate.source
+        if result.error is not None:
+            return FileOutcome(source, "failed", result.error, seconds=result.seconds)
+        started = time.perf_counter()
+        doc_id = doc_id_for(source)
+        title = plan.title or result.title or plan.candidate.path.stem
+        document = Document(doc_id, source, plan.sha256, title, result.mime, plan.metadata, plan.acl,
+                            datetime.now(UTC).isoformat(timespec="seconds"), result.pages)
+        chunks = [Chunk(chunk_id_for(doc_id, plan.sha256, d.ordinal), doc_id, d.ordinal, d.text, d.page,
+                        d.section) for d in result.drafts]
+        passages = [passage_text(title, c.section, c.text) for c in chunks]
+        hashes = [text_hash(p) for p in passages]
+        embedder = self.assistant.embedder
+        try:
+            cached = self.store.cached_vectors(embedder.model_id, hashes)
+            todo = {h: p for h, p in zip(hashes, passages, strict=True) if h not in cached}
+            embed_started = time.perf_counter()
+            vectors = embedder.embed_passages(list(todo.values()), progress=progress.chunks_embedded)
+            report.embed_s += time.perf_counter() - embed_started
+            fresh = dict(zip(todo, vectors, strict=True))
+            stored = StoredDocument(document, str(plan.candidate.root.resolve()), plan.meta_hash, plan.size,
+                                    self.recipe)
+            self.store.replace_document(stored, chunks, hashes, embedder.model_id, fresh)
+        except (EkaError, ValueError, RuntimeError, MemoryError, OSError, sqlite3.Error) as err:
+            log.exception("could not store %s", source)
+            return FileOutcome(source, "failed", f"could not embed or store ({type(err).__name__}: {err})")
+        return FileOutcome(source, "ingested", pages=result.pages, chunks=len(chunks), embedded=len(todo),
+                           seconds=result.seconds + time.perf_counter() - started)
