@@ -30,11 +30,11 @@ class Assistant:
         self.store.close()
 
 
-def build_assistant(settings: Settings) -> Assistant:
+def build_assistant(settings: Settings, embedder: SentenceTransformerEmbedder | None = None) -> Assistant:
     """Open (or create) the store under ``settings.home`` and wire every component.
 
     Nothing heavy happens here: the embedding model loads on first use and the derived indexes load (or
-    rebuild) on the first search.
+    rebuild) on the first search. Pass ``embedder`` to share one loaded model between several stores.
 
     Example:
         >>> assistant = build_assistant(Settings(home=Path("/tmp/eka")))  # doctest: +SKIP
@@ -42,7 +42,8 @@ def build_assistant(settings: Settings) -> Assistant:
     """
     spec = model_spec(settings.embedding_model)
     store = Store(settings.store_path)
-    embedder = SentenceTransformerEmbedder(spec, device=settings.device, batch_size=settings.embed_batch_size)
+    if embedder is None or embedder.model_id != spec.model_id:
+        embedder = SentenceTransformerEmbedder(spec, device=settings.device, batch_size=settings.embed_batch_size)
     indexes = DerivedIndexes(store, settings.index_dir, spec.model_id, embedder.embed_passages)
     retriever = Retriever(
         store,

@@ -65,7 +65,7 @@ class HeadingTracker:
 
     def _continues(self, new: tuple[int, ...]) -> bool:
         current = self.number
-        if new in ((1,), (0,)) or (not current and len(new) <= 2 and new[0] <= 3):
+        if new in ((1,), (0,)) or (not current and len(new) <= 2 and new[0] <= 20):
             return True
         for depth in range(len(current) + 1):
             if new[:depth] != current[:depth] or len(new) != depth + 1:

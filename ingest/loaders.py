@@ -102,17 +102,32 @@ def _pdf_lines(text: str) -> list[str]:
 
 
 def _repeating_lines(pages: list[list[str]]) -> set[str]:
-    """Running headers and footers: lines near a page edge that recur on many pages (digits ignored).
+    """Running headers and footers: lines near a page edge that recur on many pages.
 
-    A quarter of the pages is enough, because books alternate headers between even and odd pages.
+    A line counts when the same text recurs, or when the same text with a number recurs and that number
+    follows the page number (``page 7``, ``7 Volume I: ...``). A quarter of the pages is enough, because
+    books alternate headers between even and odd pages. Headings that merely look alike ("1 Scope",
+    "2 Design") do not follow the page numbers, so they stay.
     """
     if len(pages) < 3:
         return set()
-    seen: Counter[str] = Counter()
-    for lines in pages:
-        edge = {_shape(line) for line in (lines[:3] + lines[-3:])}
-        seen.update(edge)
-    return {shape for shape, n in seen.items() if n >= max(3, len(pages) * 0.25)}
+    threshold = max(3, len(pages) * 0.25)
+    exact: Counter[str] = Counter()
+    shaped: dict[str, list[tuple[int, list[int]]]] = {}
+    for page, lines in enumerate(pages, start=1):
+        for line in {" ".join(ln.split()) for ln in lines[:3] + lines[-3:]}:
+            exact[line] += 1
+            numbers = [int(n) for n in re.findall(r"\d+", line)[:6] if len(n) < 6]
+            if numbers:
+                shaped.setdefault(_shape(line), []).append((page, numbers))
+    boiler = {_shape(line) for line, n in exact.items() if n >= threshold}
+    for shape, seen in shaped.items():
+        if len(seen) < threshold:
+            continue
+        offsets = Counter(n - page for page, numbers in seen for n in set(numbers))
+        if offsets and offsets.most_common(1)[0][1] >= 0.8 * len(seen):
+            boiler.add(shape)
+    return boiler
 
 
 def _shape(line: str) -> str:

@@ -1,0 +1,60 @@
+# eka: the two commands a new user needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export EKA_HOME ?= .eka
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-fast lint format bench-ingest samples clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# The CPU build of torch lies on disk; pinning it first keeps pip from pulling CUDA packages.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install eka (CPU torch first)
+
+demo: install ## Ingest the sample corpus and run example searches as different personas
+	$(BIN)/eka ingest samples --report $(EKA_HOME)/ingest-report.json
+	$(BIN)/eka index verify
+	@echo; echo "== public: what is the pad wear sensor threshold?"
+	$(BIN)/eka search "pad wear sensor warning threshold" -k 3
+	@echo; echo "== public (lexical, identifier): C1A27-54"
+	$(BIN)/eka search "C1A27-54" -k 3 --mode lexical
+	@echo; echo "== security team: remote command replay protection (restricted document)"
+	$(BIN)/eka search "how are replayed remote commands rejected" -k 3 --groups security
+	@echo; echo "== public asks the same: the restricted document never appears"
+	$(BIN)/eka search "how are replayed remote commands rejected" -k 3
+	@echo; echo "== Kestrel brand engineers, filtered to torque tables"
+	$(BIN)/eka search "wheel nut torque" -k 3 --groups brand-kestrel --filter doc_type=torque-table
+
+test: install ## Run the whole test suite (unit, integration, e2e)
+	$(BIN)/pytest -q
+
+test-fast: install ## Run only the unit tests
+	$(BIN)/pytest -q tests/unit
+
+lint: install ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install ## Format the code
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench-ingest: install ## Ingest benchmark on ../shared/data/engineering-docs (EKA_BENCH_CORPUS to change)
+	$(BIN)/python -m eval.bench.ingest $${EKA_BENCH_CORPUS:-../shared/data/engineering-docs} --questions $${EKA_BENCH_QUESTIONS:-../shared/eval/engdocs-dev.jsonl}
+
+samples: install ## Regenerate the sample PDFs/DOCX and verify samples/questions.jsonl
+	$(BIN)/python scripts/build_samples.py
+
+clean: ## Remove the virtualenv and eka's data folder
+	rm -rf $(VENV) $(EKA_HOME) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Evaluation and benchmarks for eka (retrieval quality on real data, ingest and search speed)."""

@@ -1,0 +1,58 @@
+"""Shared fixtures: one real embedding model per session; a fresh store per test."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant.app import Assistant, build_assistant
+from assistant.config import Settings
+from assistant.embedding import SentenceTransformerEmbedder, model_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    """The real packaged MiniLM, loaded once for the whole session."""
+    return SentenceTransformerEmbedder(model_spec("all-MiniLM-L6-v2"))
+
+
+@pytest.fixture
+def make_assistant(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[Callable[..., Assistant]]:
+    """Build assistants over fresh stores under tmp_path (sharing the loaded model)."""
+    made: list[Assistant] = []
+
+    def make(name: str = "home", **overrides: object) -> Assistant:
+        settings = Settings(home=tmp_path / name, _env_file=None, **overrides)  # type: ignore[call-arg]
+        assistant = build_assistant(settings, embedder=embedder)
+        made.append(assistant)
+        return assistant
+
+    yield make
+    for assistant in made:
+        assistant.close()
+
+
+@pytest.fixture
+def samples_copy(tmp_path: Path) -> Path:
+    """A writable copy of the sample corpus."""
+    target = tmp_path / "samples"
+    shutil.copytree(SAMPLES, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def ingested_samples(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Assistant:
+    """One store with the whole sample corpus ingested, shared by read-only tests."""
+    from ingest.pipeline import Ingestor
+
+    home = tmp_path_factory.mktemp("samples-home")
+    assistant = build_assistant(Settings(home=home, _env_file=None), embedder=embedder)  # type: ignore[call-arg]
+    report = Ingestor(assistant).run([SAMPLES])
+    assert report.ok, report.to_json()
+    return assistant

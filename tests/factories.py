@@ -1,0 +1,101 @@
+"""Test documents the tests write themselves: PDFs (reportlab), DOCX (python-docx) and broken files."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from pypdf import PdfReader, PdfWriter
+
+
+def make_pdf(path: Path, pages: list[list[str]], title: str = "Test document") -> Path:
+    """A PDF with one list of lines per page (lines starting with '|' become a table row)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pdf = canvas.Canvas(str(path), pagesize=A4, invariant=1)
+    pdf.setTitle(title)
+    for lines in pages:
+        y = 800
+        for line in lines:
+            pdf.setFont("Helvetica", 10)
+            pdf.drawString(60, y, line)
+            y -= 16
+        pdf.showPage()
+    pdf.save()
+    return path
+
+
+PARTS = ["housing", "actuator", "sensor", "harness", "controller", "bracket", "seal", "valve", "pump", "cover"]
+
+
+def spec_pdf(path: Path, topic: str = "brake", pages: int = 3) -> Path:
+    """A multi-page specification with a running header and footer, numbered sections and a table per page.
+
+    Page 1 holds sections 1 and 2; page n > 1 holds section n + 1, about part ``PARTS[n % 10]``.
+    """
+    content = []
+    for n in range(1, pages + 1):
+        part = PARTS[n % len(PARTS)]
+        lines = [f"{topic.title()} specification NMG-{topic.upper()}-001 Rev A"]
+        if n == 1:
+            lines += ["1 Scope", f"This specification covers every {topic} unit of the AU-E7 program."]
+        section = n + 1
+        lines += [
+            f"{section} {topic.title()} {part}",
+            f"{section}.1 Requirements for the {topic} {part}",
+            f"The {topic} {part} shall operate between -40 C and 85 C with a tolerance of 0.05 mm.",
+            f"Identifier {topic.upper()}-REQ-{n:03d} applies to every {topic} {part}.",
+            "Item | Value | Unit",
+            f"Torque of the {part} | {[120, 95, 140, 60][n % 4]} | Nm",
+            f"Clearance of the {part} | 0.{[5, 3, 8][n % 3]} | mm",
+            f"Nordhavn Motor Group - page {n} of {pages}",
+        ]
+        content.append(lines)
+    return make_pdf(path, content, title=f"{topic.title()} specification")
+
+
+def encrypted_pdf(path: Path) -> Path:
+    """A PDF that needs a password."""
+    source = spec_pdf(path.with_suffix(".plain.pdf"))
+    writer = PdfWriter(clone_from=PdfReader(source))
+    writer.encrypt(user_password="s3cret", owner_password="owner", algorithm="AES-128")
+    with path.open("wb") as fh:
+        writer.write(fh)
+    source.unlink()
+    return path
+
+
+def truncated_pdf(path: Path) -> Path:
+    """The first half of a valid PDF."""
+    data = spec_pdf(path.with_suffix(".full.pdf")).read_bytes()
+    path.with_suffix(".full.pdf").unlink()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def corrupt_pdf(path: Path) -> Path:
+    """Garbage between a PDF header and an EOF marker."""
+    path.write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 40 + b"\n%%EOF\n")
+    return path
+
+
+def make_docx(path: Path) -> Path:
+    """A DOCX with heading styles, paragraphs and a table."""
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Inverter calibration", level=1)
+    document.add_heading("Current sensor offset", level=2)
+    document.add_paragraph("The phase current sensor offset is learned at every key-on with the gate drivers off.")
+    table = document.add_table(rows=3, cols=2)
+    for i, (a, b) in enumerate([("Parameter", "Limit"), ("Offset", "±0.05 A"), ("Gain error", "0.5 %")]):
+        table.rows[i].cells[0].text = a
+        table.rows[i].cells[1].text = b
+    document.add_heading("Resolver alignment", level=2)
+    document.add_paragraph("Resolver offset is measured with the rotor locked and stored in NVM block 0x2A.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    path.write_bytes(buffer.getvalue())
+    return path

@@ -1,0 +1,27 @@
+from ingest.headings import HeadingTracker
+
+
+def test_numbered_headings_build_a_path() -> None:
+    tracker = HeadingTracker()
+    assert tracker.numbered("4 Component requirements")
+    assert tracker.numbered("4.2 Friction components")
+    assert tracker.numbered("4.2.1 Pad wear sensor")
+    assert tracker.section() == ("4 Component requirements", "4.2 Friction components", "4.2.1 Pad wear sensor")
+    assert tracker.numbered("5 Functional safety")
+    assert tracker.section() == ("5 Functional safety",)
+
+
+def test_table_rows_and_toc_lines_are_not_headings() -> None:
+    tracker = HeadingTracker()
+    assert tracker.numbered("3 Requirements")
+    assert not tracker.numbered("4 Front caliper 120 18 2.5")  # a table row: several numbers
+    assert not tracker.numbered("4 Introduction ........ 12")  # a table-of-contents line
+    assert not tracker.numbered("4 Introduction 12")
+    assert not tracker.numbered("9 Far jump")  # does not continue the numbering
+    assert tracker.section() == ("3 Requirements",)
+
+
+def test_appendix_headings_are_recognised() -> None:
+    tracker = HeadingTracker()
+    assert tracker.numbered("APPENDIX A GUIDANCE FOR THE SYSTEM SAFETY EFFORT")
+    assert not HeadingTracker().numbered("Chapter 21, an implementation that does not require")
