@@ -43,7 +43,9 @@ def build_assistant(settings: Settings, embedder: SentenceTransformerEmbedder | 
     spec = model_spec(settings.embedding_model)
     store = Store(settings.store_path)
     if embedder is None or embedder.model_id != spec.model_id:
-        embedder = SentenceTransformerEmbedder(spec, device=settings.device, batch_size=settings.embed_batch_size)
+        embedder = SentenceTransformerEmbedder(
+            spec, device=settings.device, batch_size=settings.embed_batch_size
+        )
     indexes = DerivedIndexes(store, settings.index_dir, spec.model_id, embedder.embed_passages)
     retriever = Retriever(
         store,

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) candidates, fused, restricted to what the caller may read.
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) candidates, fused, limited to what the caller may read.
 
 Access and metadata filters become a set of allowed chunk row ids *before* either index is searched, so no
 mode can return, rank or count a chunk from a document outside the caller's groups.
@@ -49,7 +49,9 @@ def fuse_minmax(runs: list[tuple[np.ndarray, np.ndarray]], weights: list[float])
     return fused
 
 
-def fuse_rrf(runs: list[tuple[np.ndarray, np.ndarray]], weights: list[float], k: int = 60) -> dict[int, float]:
+def fuse_rrf(
+    runs: list[tuple[np.ndarray, np.ndarray]], weights: list[float], k: int = 60
+) -> dict[int, float]:
     """Reciprocal rank fusion: sum of ``weight / (k + rank)``."""
     fused: dict[int, float] = {}
     for (ids, _scores), weight in zip(runs, weights, strict=True):
@@ -114,7 +116,9 @@ class Retriever:
             runs.append(snapshot.lexical.search(query, depth if mode == "hybrid" else k, allowed))
         if mode == "hybrid":
             weights = [self.dense_weight, 1.0 - self.dense_weight]
-            fused = (fuse_rrf(runs, weights, self.rrf_k) if self.fusion == "rrf" else fuse_minmax(runs, weights))
+            fused = (
+                fuse_rrf(runs, weights, self.rrf_k) if self.fusion == "rrf" else fuse_minmax(runs, weights)
+            )
             ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
             retriever: Literal["dense", "lexical", "fused"] = "fused"
         else:
@@ -123,8 +127,13 @@ class Retriever:
             retriever = "dense" if mode == "dense" else "lexical"
         return self._hits(ranked, catalog, principal, retriever)
 
-    def _hits(self, ranked: list[tuple[int, float]], catalog: Catalog, principal: Principal,
-              retriever: Literal["dense", "lexical", "fused"]) -> list[Hit]:
+    def _hits(
+        self,
+        ranked: list[tuple[int, float]],
+        catalog: Catalog,
+        principal: Principal,
+        retriever: Literal["dense", "lexical", "fused"],
+    ) -> list[Hit]:
         chunks = self.store.chunks_by_rowid([row for row, _ in ranked])
         hits: list[Hit] = []
         for row, score in ranked:
@@ -157,8 +166,10 @@ class Retriever:
             self._allowed.move_to_end(key)
             return self._allowed[key]
         readable = np.asarray(
-            [can_read(catalog.documents[d], groups) and matches(catalog.documents[d], filters)
-             for d in catalog.doc_order],
+            [
+                can_read(catalog.documents[d], groups) and matches(catalog.documents[d], filters)
+                for d in catalog.doc_order
+            ],
             dtype=bool,
         )
         if readable.all() and len(catalog.rowids):

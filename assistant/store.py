@@ -132,7 +132,9 @@ class Store:
                 if statement.strip():
                     self._db.execute(statement)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
 
     def close(self) -> None:
         """Close the connection."""
@@ -284,18 +286,35 @@ class Store:
             db.execute(
                 "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    doc.doc_id, doc.source, stored.root, doc.sha256, stored.meta_hash, stored.recipe, doc.title,
+                    doc.doc_id,
+                    doc.source,
+                    stored.root,
+                    doc.sha256,
+                    stored.meta_hash,
+                    stored.recipe,
+                    doc.title,
                     doc.mime,
-                    json.dumps(doc.metadata, sort_keys=True, default=str), json.dumps(sorted(doc.acl)),
-                    doc.pages, stored.size, doc.ingested_at or _now(),
+                    json.dumps(doc.metadata, sort_keys=True, default=str),
+                    json.dumps(sorted(doc.acl)),
+                    doc.pages,
+                    stored.size,
+                    doc.ingested_at or _now(),
                 ),
             )
             db.executemany(
                 "INSERT INTO chunks (chunk_id, doc_id, ordinal, text, page, section, metadata, embed_hash) "
                 "VALUES (?,?,?,?,?,?,?,?)",
                 [
-                    (c.chunk_id, c.doc_id, c.ordinal, c.text, c.page, c.section,
-                     json.dumps(c.metadata, sort_keys=True), h)
+                    (
+                        c.chunk_id,
+                        c.doc_id,
+                        c.ordinal,
+                        c.text,
+                        c.page,
+                        c.section,
+                        json.dumps(c.metadata, sort_keys=True),
+                        h,
+                    )
                     for c, h in zip(chunks, embed_hashes, strict=True)
                 ],
             )
@@ -305,14 +324,20 @@ class Store:
             )
             self._bump(db)
 
-    def update_metadata(self, doc_id: str, title: str, metadata: dict[str, Any], acl: frozenset[str],
-                        meta_hash: str) -> None:
+    def update_metadata(
+        self, doc_id: str, title: str, metadata: dict[str, Any], acl: frozenset[str], meta_hash: str
+    ) -> None:
         """Change a document's title, metadata and access list without touching its chunks."""
         with self._write() as db:
             db.execute(
                 "UPDATE documents SET title = ?, metadata = ?, acl = ?, meta_hash = ? WHERE doc_id = ?",
-                (title, json.dumps(metadata, sort_keys=True, default=str), json.dumps(sorted(acl)),
-                 meta_hash, doc_id),
+                (
+                    title,
+                    json.dumps(metadata, sort_keys=True, default=str),
+                    json.dumps(sorted(acl)),
+                    meta_hash,
+                    doc_id,
+                ),
             )
             self._bump(db)
 

@@ -83,7 +83,9 @@ class Principal:
     groups: frozenset[str]
 
     @classmethod
-    def of(cls, user_id: str, groups: list[str] | tuple[str, ...] | frozenset[str] | None = None) -> Principal:
+    def of(
+        cls, user_id: str, groups: list[str] | tuple[str, ...] | frozenset[str] | None = None
+    ) -> Principal:
         """Build a principal; with no groups it reads only public documents."""
         return cls(user_id, frozenset(groups) if groups else frozenset({PUBLIC_GROUP}))
 

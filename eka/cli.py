@@ -11,12 +11,20 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -26,8 +34,12 @@ from assistant.errors import EkaError
 from assistant.filters import parse_filters
 from assistant.types import Principal, SearchMode
 
-app = typer.Typer(help="eka: the engineering knowledge assistant.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(
+    help="eka: the engineering knowledge assistant.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 docs_app = typer.Typer(help="List and remove documents.", no_args_is_help=True)
 index_app = typer.Typer(help="Inspect, verify and rebuild the derived indexes.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
@@ -38,9 +50,14 @@ err_console = Console(stderr=True)
 
 
 @app.callback()
-def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
-                        handlers=[RichHandler(console=err_console, show_path=False, show_time=False)])
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False, show_time=False)],
+    )
     for noisy in ("pypdf", "bm25s", "sentence_transformers", "transformers", "httpx"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
@@ -52,7 +69,7 @@ def _assistant() -> Assistant:
         _fail(str(err))
 
 
-def _fail(message: str, code: int = 2) -> Any:
+def _fail(message: str, code: int = 2) -> NoReturn:
     err_console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(code)
 
@@ -63,6 +80,7 @@ def _dump(data: Any) -> None:
 
 # -- ingest --------------------------------------------------------------------------------------------------
 
+
 class _RateColumn(ProgressColumn):
     """Pages and chunks per second so far."""
 
@@ -71,16 +89,25 @@ class _RateColumn(ProgressColumn):
         pages, chunks = task.fields.get("pages", 0), task.fields.get("chunks", 0)
         if elapsed <= 0:
             return Text("")
-        return Text(f"{task.completed / elapsed:.1f} files/s · {pages / elapsed:.1f} pages/s · "
-                    f"{chunks / elapsed:.1f} chunks/s", style="cyan")
+        return Text(
+            f"{task.completed / elapsed:.1f} files/s · {pages / elapsed:.1f} pages/s · "
+            f"{chunks / elapsed:.1f} chunks/s",
+            style="cyan",
+        )
 
 
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
-    acl: Annotated[str | None, typer.Option(help="Access groups for everything in this run, e.g. brakes,chassis.")] = None,
-    meta: Annotated[list[str] | None, typer.Option(help="KEY=VALUE metadata for everything in this run.")] = None,
-    prune: Annotated[bool, typer.Option(help="Remove documents whose files are gone from the given folders.")] = False,
+    acl: Annotated[
+        str | None, typer.Option(help="Access groups for everything in this run, e.g. brakes,chassis.")
+    ] = None,
+    meta: Annotated[
+        list[str] | None, typer.Option(help="KEY=VALUE metadata for everything in this run.")
+    ] = None,
+    prune: Annotated[
+        bool, typer.Option(help="Remove documents whose files are gone from the given folders.")
+    ] = False,
     report: Annotated[Path | None, typer.Option(help="Write a JSON report of every file here.")] = None,
 ) -> None:
     """Ingest documents: unchanged files are skipped, changed files replaced, bad files reported."""
@@ -95,8 +122,16 @@ def ingest(
         extra[key.strip()] = value.strip()
     groups = [g for g in acl.split(",")] if acl else None
     assistant = _assistant()
-    bar = Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   _RateColumn(), TextColumn("{task.description}"), console=err_console, transient=False)
+    bar = Progress(
+        TextColumn("[bold]ingest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        _RateColumn(),
+        TextColumn("{task.description}"),
+        console=err_console,
+        transient=False,
+    )
 
     class Bar(IngestProgress):
         task = bar.add_task("", total=None, pages=0, chunks=0)
@@ -109,8 +144,9 @@ def ingest(
             if outcome.status == "ingested":
                 fields["pages"] = fields.get("pages", 0) + (outcome.pages or 0)
                 fields["chunks"] = fields.get("chunks", 0) + outcome.chunks
-            bar.update(self.task, advance=0 if outcome.status == "removed" else 1,
-                       description=outcome.source[-50:])
+            bar.update(
+                self.task, advance=0 if outcome.status == "removed" else 1, description=outcome.source[-50:]
+            )
 
         def chunks_embedded(self, n: int) -> None:
             bar.update(self.task, description=bar.tasks[self.task].description)
@@ -127,7 +163,11 @@ def ingest(
 
 def _summary(result: Any) -> None:
     counts = result.counts()
-    notable = [f for f in sorted(result.files, key=lambda f: f.source) if f.status in ("failed", "removed", "metadata")]
+    notable = [
+        f
+        for f in sorted(result.files, key=lambda f: f.source)
+        if f.status in ("failed", "removed", "metadata")
+    ]
     if notable:
         table = Table(title="Files needing attention or changed", show_lines=False)
         table.add_column("file", overflow="fold")
@@ -138,22 +178,29 @@ def _summary(result: Any) -> None:
             table.add_row(f.source, f"[{style}]{f.status}[/{style}]", f.reason or "")
         err_console.print(table)
     wall = max(result.wall_s, 1e-9)
-    line = (f"{counts['ingested']} ingested · {counts['unchanged']} unchanged · {counts['metadata']} metadata "
-            f"updated · {counts['removed']} removed · {counts['failed']} failed  |  {counts['pages']} pages · "
-            f"{counts['chunks']} chunks ({counts['embedded']} newly embedded) in {result.wall_s:.1f}s  |  "
-            f"{counts['pages'] / wall:.1f} pages/s · {counts['chunks'] / wall:.1f} chunks/s")
+    line = (
+        f"{counts['ingested']} ingested · {counts['unchanged']} unchanged · {counts['metadata']} metadata "
+        f"updated · {counts['removed']} removed · {counts['failed']} failed  |  {counts['pages']} pages · "
+        f"{counts['chunks']} chunks ({counts['embedded']} newly embedded) in {result.wall_s:.1f}s  |  "
+        f"{counts['pages'] / wall:.1f} pages/s · {counts['chunks'] / wall:.1f} chunks/s"
+    )
     err_console.print(Text(line, style="red" if counts["failed"] else "green"))
 
 
 # -- search --------------------------------------------------------------------------------------------------
+
 
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     k: Annotated[int, typer.Option("-k", min=1, max=1000, help="How many results.")] = 10,
     mode: Annotated[str, typer.Option(help="hybrid, dense or lexical.")] = "hybrid",
-    groups: Annotated[str | None, typer.Option(help="Search as a member of these groups (comma-separated).")] = None,
-    filter_: Annotated[list[str] | None, typer.Option("--filter", help="KEY=VALUE metadata filter; repeatable.")] = None,
+    groups: Annotated[
+        str | None, typer.Option(help="Search as a member of these groups (comma-separated).")
+    ] = None,
+    filter_: Annotated[
+        list[str] | None, typer.Option("--filter", help="KEY=VALUE metadata filter; repeatable.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Search the documents readable by --groups (default: public)."""
@@ -162,17 +209,32 @@ def search(
     assistant = _assistant()
     try:
         filters = parse_filters(filter_ or [])
-        principal = Principal.of("cli", [g.strip().lower() for g in
-                                         (groups or assistant.settings.default_groups).split(",") if g.strip()])
+        principal = Principal.of(
+            "cli",
+            [
+                g.strip().lower()
+                for g in (groups or assistant.settings.default_groups).split(",")
+                if g.strip()
+            ],
+        )
         started = time.perf_counter()
         hits = assistant.retriever.search(query, principal, k=k, mode=_mode(mode), filters=filters)
         elapsed = time.perf_counter() - started
     except EkaError as err:
         _fail(str(err))
-    rows = [
-        {"rank": h.rank, "score": round(h.score, 6), "doc_id": h.document.doc_id, "source": h.document.source,
-         "title": h.document.title, "page": h.chunk.page, "section": h.chunk.section,
-         "chunk_id": h.chunk.chunk_id, "retriever": h.retriever, "text": h.chunk.text}
+    rows: list[dict[str, Any]] = [
+        {
+            "rank": h.rank,
+            "score": round(h.score, 6),
+            "doc_id": h.document.doc_id,
+            "source": h.document.source,
+            "title": h.document.title,
+            "page": h.chunk.page,
+            "section": h.chunk.section,
+            "chunk_id": h.chunk.chunk_id,
+            "retriever": h.retriever,
+            "text": h.chunk.text,
+        }
         for h in hits
     ]
     if as_json:
@@ -184,8 +246,10 @@ def search(
         where = f"page {row['page']}" if row["page"] else ""
         if row["section"]:
             where = f"{where} · {row['section']}" if where else row["section"]
-        console.print(f"[bold]{row['rank']:>2}.[/bold] [cyan]{row['source']}[/cyan] {where} "
-                      f"[dim](score {row['score']:.3f})[/dim]")
+        console.print(
+            f"[bold]{row['rank']:>2}.[/bold] [cyan]{row['source']}[/cyan] {where} "
+            f"[dim](score {row['score']:.3f})[/dim]"
+        )
         snippet = " ".join(row["text"].split())
         console.print(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}", highlight=False)
     err_console.print(f"[dim]{len(rows)} results in {elapsed * 1000:.0f} ms ({mode})[/dim]")
@@ -197,16 +261,28 @@ def _mode(mode: str) -> SearchMode:
 
 # -- docs ----------------------------------------------------------------------------------------------------
 
+
 @docs_app.command("list")
 def docs_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List every ingested document (an administrator's view: not filtered by group)."""
     assistant = _assistant()
     stored = assistant.store.documents()
     chunk_counts = {s.document.doc_id: len(assistant.store.chunks_of(s.document.doc_id)) for s in stored}
-    rows = [{"doc_id": s.document.doc_id, "source": s.document.source, "title": s.document.title,
-             "mime": s.document.mime, "pages": s.document.pages, "chunks": chunk_counts[s.document.doc_id],
-             "acl": sorted(s.document.acl), "metadata": s.document.metadata, "sha256": s.document.sha256,
-             "ingested_at": s.document.ingested_at} for s in stored]
+    rows: list[dict[str, Any]] = [
+        {
+            "doc_id": s.document.doc_id,
+            "source": s.document.source,
+            "title": s.document.title,
+            "mime": s.document.mime,
+            "pages": s.document.pages,
+            "chunks": chunk_counts[s.document.doc_id],
+            "acl": sorted(s.document.acl),
+            "metadata": s.document.metadata,
+            "sha256": s.document.sha256,
+            "ingested_at": s.document.ingested_at,
+        }
+        for s in stored
+    ]
     if as_json:
         _dump(rows)
         return
@@ -214,12 +290,16 @@ def docs_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
     for column in ("source", "title", "pages", "chunks", "acl"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row["source"], row["title"], str(row["pages"] or ""), str(row["chunks"]), ",".join(row["acl"]))
+        table.add_row(
+            row["source"], row["title"], str(row["pages"] or ""), str(row["chunks"]), ",".join(row["acl"])
+        )
     console.print(table)
 
 
 @docs_app.command("remove")
-def docs_remove(source: Annotated[str, typer.Argument(help="The document's source path (or doc id).")]) -> None:
+def docs_remove(
+    source: Annotated[str, typer.Argument(help="The document's source path (or doc id).")],
+) -> None:
     """Remove a document and its chunks from the store and indexes."""
     assistant = _assistant()
     stored = assistant.store.document_by_source(source)
@@ -234,6 +314,7 @@ def docs_remove(source: Annotated[str, typer.Argument(help="The document's sourc
 
 # -- index ---------------------------------------------------------------------------------------------------
 
+
 @index_app.command("stats")
 def index_stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Counts, generations and sizes of the store and derived indexes."""
@@ -245,10 +326,20 @@ def index_stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON
         if record is not None:
             folder = assistant.settings.index_dir / record.path
             size = sum(f.stat().st_size for f in folder.iterdir()) if folder.is_dir() else 0
-            derived[name] = {"generation": record.generation, "path": str(folder), "bytes": size,
-                             "model_id": record.model_id, "current": record.generation == counts["generation"]}
-    data = {"home": str(assistant.settings.home.resolve()), "model_id": assistant.spec.model_id, **counts,
-            "store_bytes": assistant.settings.store_path.stat().st_size, "derived": derived}
+            derived[name] = {
+                "generation": record.generation,
+                "path": str(folder),
+                "bytes": size,
+                "model_id": record.model_id,
+                "current": record.generation == counts["generation"],
+            }
+    data = {
+        "home": str(assistant.settings.home.resolve()),
+        "model_id": assistant.spec.model_id,
+        **counts,
+        "store_bytes": assistant.settings.store_path.stat().st_size,
+        "derived": derived,
+    }
     if as_json:
         _dump(data)
         return
@@ -271,8 +362,10 @@ def index_verify() -> None:
         err_console.print("run [bold]eka index rebuild[/bold] to rebuild the derived indexes from the store")
         raise typer.Exit(1)
     counts = assistant.store.counts()
-    console.print(f"[green]✓[/green] indexes match the store: {counts['documents']} documents, "
-                  f"{counts['chunks']} chunks, generation {counts['generation']}")
+    console.print(
+        f"[green]✓[/green] indexes match the store: {counts['documents']} documents, "
+        f"{counts['chunks']} chunks, generation {counts['generation']}"
+    )
 
 
 @index_app.command("rebuild")
@@ -281,8 +374,10 @@ def index_rebuild() -> None:
     assistant = _assistant()
     started = time.perf_counter()
     snapshot = assistant.indexes.rebuild()
-    console.print(f"rebuilt {len(snapshot.dense)} vectors and {len(snapshot.lexical)} lexical rows "
-                  f"for generation {snapshot.generation} in {time.perf_counter() - started:.1f}s")
+    console.print(
+        f"rebuilt {len(snapshot.dense)} vectors and {len(snapshot.lexical)} lexical rows "
+        f"for generation {snapshot.generation} in {time.perf_counter() - started:.1f}s"
+    )
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""A quick retrieval check over a QA set (engdocs-dev format): which questions get a relevant hit in the top k.
+"""A quick retrieval check over a QA set: which questions get a relevant hit in the top k.
 
 Relevance: the hit's document matches and, for a PDF, its page matches; for other formats its section heading
 matches or it contains the evidence snippet (or its first or last half), compared after NFKC and whitespace
@@ -35,7 +35,11 @@ def relevant(hit: Hit, entry: dict[str, Any]) -> bool:
     if entry.get("page") is not None:
         return hit.chunk.page == entry["page"]
     heading = section_heading(hit.chunk.section)
-    if entry.get("section") and heading and norm(heading).replace(" ", "") == norm(entry["section"]).replace(" ", ""):
+    if (
+        entry.get("section")
+        and heading
+        and norm(heading).replace(" ", "") == norm(entry["section"]).replace(" ", "")
+    ):
         return True
     text, evidence = norm(hit.chunk.text), norm(entry.get("evidence") or "")
     if not evidence:

@@ -43,7 +43,7 @@ def _split_long(text: str, count: TokenCount, budget: int) -> list[str]:
     pieces: list[tuple[str, str]] = []  # (piece, separator that joins it to the previous piece)
     for line in text.split("\n"):
         separator = "\n"
-        for sentence in ([line] if count(line) <= budget else _SENTENCE.split(line)):
+        for sentence in [line] if count(line) <= budget else _SENTENCE.split(line):
             if count(sentence) <= budget:
                 pieces.append((sentence, separator))
                 separator = " "
@@ -77,7 +77,9 @@ def _units(blocks: list[Block], count: TokenCount, budget: int) -> list[_Unit]:
         if tokens <= budget:
             units.append(_Unit(block.text, tokens, block.kind, block.table))
         else:
-            units.extend(_Unit(p, count(p), block.kind, block.table) for p in _split_long(block.text, count, budget))
+            units.extend(
+                _Unit(p, count(p), block.kind, block.table) for p in _split_long(block.text, count, budget)
+            )
     return units
 
 
@@ -101,7 +103,8 @@ def chunk_blocks(
     """Pack ``blocks`` into chunks of at most ``max_tokens`` model tokens.
 
     Example:
-        >>> blocks = [Block("4.2 Pads", 3, ("4.2 Pads",), "heading"), Block("Pads wear to 2 mm.", 3, ("4.2 Pads",))]
+        >>> section = ("4.2 Pads",)
+        >>> blocks = [Block("4.2 Pads", 3, section, "heading"), Block("Pads wear to 2 mm.", 3, section)]
         >>> [d.text for d in chunk_blocks(blocks, lambda s: len(s.split()))]
         ['4.2 Pads\\nPads wear to 2 mm.']
     """

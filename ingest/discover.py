@@ -84,7 +84,9 @@ def read_sidecar(path: Path) -> dict[str, Any]:
             text = option.read_text(encoding="utf-8")
             data = json.loads(text) if option.suffix == ".json" else yaml.safe_load(text)
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as err:
-            raise SidecarError(f"metadata sidecar {option.name} is unreadable ({type(err).__name__})") from err
+            raise SidecarError(
+                f"metadata sidecar {option.name} is unreadable ({type(err).__name__})"
+            ) from err
         if data is None:
             return {}
         if not isinstance(data, dict):

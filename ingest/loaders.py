@@ -72,11 +72,14 @@ def load(path: Path) -> Parsed:
         raise LoadError(f"unsupported file type {suffix or '(none)'}")
     parsed = loader(path)
     if not any(b.text.strip() for b in parsed.blocks):
-        raise LoadError("no extractable text" + (" (a scanned PDF? OCR is not supported)" if suffix == ".pdf" else ""))
+        raise LoadError(
+            "no extractable text" + (" (a scanned PDF? OCR is not supported)" if suffix == ".pdf" else "")
+        )
     return parsed
 
 
 # -- text decoding -------------------------------------------------------------------------------------------
+
 
 def read_text(path: Path) -> str:
     """Decode a text file (UTF-8, else Windows-1252); reject binary content."""
@@ -96,6 +99,7 @@ def read_text(path: Path) -> str:
 
 
 # -- PDF -----------------------------------------------------------------------------------------------------
+
 
 def _pdf_lines(text: str) -> list[str]:
     return [line.rstrip() for line in text.split("\n") if line.strip()]
@@ -162,8 +166,19 @@ def load_pdf(path: Path) -> Parsed:
         raise
     except FileNotDecryptedError as err:
         raise LoadError("encrypted PDF (a password is required)") from err
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError,
-            AssertionError, RecursionError, ZeroDivisionError, NotImplementedError) as err:
+    except (
+        PdfReadError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        OSError,
+        AssertionError,
+        RecursionError,
+        ZeroDivisionError,
+        NotImplementedError,
+    ) as err:
         raise LoadError(f"corrupt PDF ({type(err).__name__}: {_short(err)})") from err
     if count == 0:
         raise LoadError("PDF has no pages")
@@ -188,6 +203,7 @@ def _short(err: BaseException) -> str:
 
 
 # -- DOCX ----------------------------------------------------------------------------------------------------
+
 
 def load_docx(path: Path) -> Parsed:
     """DOCX via python-docx: heading styles (or numbered heading paragraphs), paragraphs and table rows."""
@@ -278,8 +294,12 @@ def load_html(path: Path) -> Parsed:
             if name in _HEADINGS:
                 text = " ".join(child.get_text(" ").split())
                 if text:
-                    tracker.push(int(name[1]) if not re.match(r"^\d+(\.\d+)*\.?\s", text) else
-                                 text.split()[0].rstrip(".").count(".") + 1, text)
+                    tracker.push(
+                        int(name[1])
+                        if not re.match(r"^\d+(\.\d+)*\.?\s", text)
+                        else text.split()[0].rstrip(".").count(".") + 1,
+                        text,
+                    )
                     blocks.append(Block(text, None, tracker.section(), "heading"))
             elif name == "table":
                 tables += 1
@@ -287,8 +307,15 @@ def load_html(path: Path) -> Parsed:
                     cells = [" ".join(c.get_text(" ").split()) for c in row.find_all(("td", "th"))]
                     if any(cells):
                         header = i == 0 or all(c.name == "th" for c in row.find_all(("td", "th")))
-                        blocks.append(Block(" | ".join(cells), None, tracker.section(),
-                                            "table_header" if header else "table_row", tables))
+                        blocks.append(
+                            Block(
+                                " | ".join(cells),
+                                None,
+                                tracker.section(),
+                                "table_header" if header else "table_row",
+                                tables,
+                            )
+                        )
             elif name in ("br", "hr", "img"):
                 continue
             elif name in _TEXT_TAGS and not child.find(("p", "table", "ul", "ol", "dl", *_HEADINGS)):
@@ -309,8 +336,13 @@ def _merge_inline(blocks: list[Block]) -> list[Block]:
     """Join runs of tiny inline text fragments (bare text between tags) into one block."""
     out: list[Block] = []
     for block in blocks:
-        if (out and block.kind == "text" and out[-1].kind == "text" and out[-1].section == block.section
-                and (len(block.text) < 40 or len(out[-1].text) < 40)):
+        if (
+            out
+            and block.kind == "text"
+            and out[-1].kind == "text"
+            and out[-1].section == block.section
+            and (len(block.text) < 40 or len(out[-1].text) < 40)
+        ):
             out[-1] = Block(f"{out[-1].text} {block.text}", None, block.section)
         else:
             out.append(block)
@@ -411,8 +443,10 @@ def load_text(path: Path) -> Parsed:
             title = stripped
         after = lines[i + 1].strip() if i + 1 < len(lines) else ""
         standalone = (i == 0 or not lines[i - 1].strip()) and (not after or bool(_UNDERLINE.match(after)))
-        if not line[0].isspace() and (tracker.numbered(stripped) or (standalone and _title_line(stripped)
-                                                                    and _push_plain(tracker, stripped))):
+        if not line[0].isspace() and (
+            tracker.numbered(stripped)
+            or (standalone and _title_line(stripped) and _push_plain(tracker, stripped))
+        ):
             flush()
             blocks.append(Block(stripped, None, tracker.section(), "heading"))
             continue

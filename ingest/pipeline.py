@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from assistant.app import Assistant
 from assistant.errors import EkaError
 from assistant.passages import passage_text, text_hash
@@ -79,8 +81,12 @@ class IngestReport:
         return {
             "ok": self.ok,
             "counts": self.counts(),
-            "timings_s": {"wall": round(self.wall_s, 3), "parse": round(self.parse_s, 3),
-                          "embed": round(self.embed_s, 3), "index": round(self.index_s, 3)},
+            "timings_s": {
+                "wall": round(self.wall_s, 3),
+                "parse": round(self.parse_s, 3),
+                "embed": round(self.embed_s, 3),
+                "index": round(self.index_s, 3),
+            },
             "files": [asdict(f) for f in sorted(self.files, key=lambda f: f.source)],
         }
 
@@ -98,6 +104,9 @@ class Progress:
         """``n`` more passages were embedded."""
 
 
+EMBED_BATCH_CHUNKS = 256
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     candidate: Candidate
@@ -107,6 +116,16 @@ class _Plan:
     metadata: dict[str, Any]
     acl: frozenset[str]
     meta_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    plan: _Plan
+    result: ParseResult
+    document: Document
+    chunks: list[Chunk]
+    passages: list[str]
+    hashes: list[str]
 
 
 def file_sha256(path: Path) -> str:
@@ -212,8 +231,9 @@ class Ingestor:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def _plan(self, candidate: Candidate, acl: list[str] | None,
-              meta: dict[str, str]) -> tuple[FileOutcome | None, _Plan | None]:
+    def _plan(
+        self, candidate: Candidate, acl: list[str] | None, meta: dict[str, str]
+    ) -> tuple[FileOutcome | None, _Plan | None]:
         """Decide what to do with a file without parsing it: fail, skip, update metadata, or (re)ingest."""
         source = candidate.source
         try:
@@ -222,14 +242,20 @@ class Ingestor:
             return FileOutcome(source, "failed", f"unreadable ({err.strerror})"), None
         if not supported(candidate.path):
             kinds = ", ".join(sorted({s.lstrip(".") for s in MIME_BY_SUFFIX}))
-            return FileOutcome(source, "failed", f"unsupported file type "
-                               f"{candidate.path.suffix or '(no extension)'} (supported: {kinds})"), None
+            return FileOutcome(
+                source,
+                "failed",
+                f"unsupported file type {candidate.path.suffix or '(no extension)'} (supported: {kinds})",
+            ), None
         if size == 0:
             return FileOutcome(source, "failed", "empty file"), None
         limit = self.settings.max_file_mb * 1024 * 1024
         if size > limit:
-            return FileOutcome(source, "failed", f"file is {size / 1048576:.1f} MB, over the "
-                               f"{self.settings.max_file_mb:g} MB limit"), None
+            return FileOutcome(
+                source,
+                "failed",
+                f"file is {size / 1048576:.1f} MB, over the {self.settings.max_file_mb:g} MB limit",
+            ), None
         try:
             sidecar = read_sidecar(candidate.path)
         except SidecarError as err:
@@ -239,8 +265,11 @@ class Ingestor:
         groups = normalise_groups(acl or metadata.pop("acl", None) or metadata.pop("groups", None))
         metadata.pop("acl", None)
         metadata.pop("groups", None)
-        meta_hash = hashlib.sha256(json.dumps({"title": title, "metadata": metadata, "acl": sorted(groups)},
-                                              sort_keys=True, default=str).encode()).hexdigest()
+        meta_hash = hashlib.sha256(
+            json.dumps(
+                {"title": title, "metadata": metadata, "acl": sorted(groups)}, sort_keys=True, default=str
+            ).encode()
+        ).hexdigest()
         try:
             sha = file_sha256(candidate.path)
         except OSError as err:
@@ -252,50 +281,113 @@ class Ingestor:
                 return FileOutcome(source, "unchanged", pages=existing.document.pages), None
             if plan.title is None or plan.title == existing.document.title:
                 # Only metadata or access changed: no parsing, no embedding (titles are part of passages).
-                self.store.update_metadata(existing.document.doc_id, existing.document.title, metadata,
-                                           groups, meta_hash)
-                return FileOutcome(source, "metadata", "metadata or access list updated",
-                                   pages=existing.document.pages), None
+                self.store.update_metadata(
+                    existing.document.doc_id, existing.document.title, metadata, groups, meta_hash
+                )
+                return FileOutcome(
+                    source, "metadata", "metadata or access list updated", pages=existing.document.pages
+                ), None
         return None, plan
 
     def _ingest(self, plans: list[_Plan], report: IngestReport, progress: Progress) -> None:
+        """Parse in worker processes; embed in batches across files; store each document atomically."""
         settings = self.settings
         tokenizer = self.assistant.spec.tokenizer_file()
-        jobs = [ParseJob(p.candidate.path, tokenizer, settings.chunk_tokens, settings.chunk_overlap_tokens,
-                         settings.parse_timeout_s) for p in plans]
+        jobs = [
+            ParseJob(
+                p.candidate.path,
+                tokenizer,
+                settings.chunk_tokens,
+                settings.chunk_overlap_tokens,
+                settings.parse_timeout_s,
+            )
+            for p in plans
+        ]
+        pending: list[_Parsed] = []
         with ParserPool(settings.parse_workers) as pool:
             for plan, result in zip(plans, pool.run(jobs), strict=True):
                 report.parse_s += result.seconds
-                outcome = self._store(plan, result, report, progress)
-                report.files.append(outcome)
-                progress.advance(outcome)
+                if result.error is not None:
+                    outcome = FileOutcome(
+                        plan.candidate.source, "failed", result.error, seconds=result.seconds
+                    )
+                    report.files.append(outcome)
+                    progress.advance(outcome)
+                    continue
+                pending.append(self._prepare(plan, result))
+                # Embedding several small files together pads less and keeps the model busy.
+                if sum(len(p.chunks) for p in pending) >= EMBED_BATCH_CHUNKS:
+                    self._flush(pending, report, progress)
+                    pending = []
+        self._flush(pending, report, progress)
 
-    def _store(self, plan: _Plan, result: ParseResult, report: IngestReport, progress: Progress) -> FileOutcome:
-        source = plan.candidate.source
-        if result.error is not None:
-            return FileOutcome(source, "failed", result.error, seconds=result.seconds)
-        started = time.perf_counter()
-        doc_id = doc_id_for(source)
+    def _prepare(self, plan: _Plan, result: ParseResult) -> _Parsed:
+        doc_id = doc_id_for(plan.candidate.source)
         title = plan.title or result.title or plan.candidate.path.stem
-        document = Document(doc_id, source, plan.sha256, title, result.mime, plan.metadata, plan.acl,
-                            datetime.now(UTC).isoformat(timespec="seconds"), result.pages)
-        chunks = [Chunk(chunk_id_for(doc_id, plan.sha256, d.ordinal), doc_id, d.ordinal, d.text, d.page,
-                        d.section) for d in result.drafts]
+        document = Document(
+            doc_id,
+            plan.candidate.source,
+            plan.sha256,
+            title,
+            result.mime,
+            plan.metadata,
+            plan.acl,
+            datetime.now(UTC).isoformat(timespec="seconds"),
+            result.pages,
+        )
+        chunks = [
+            Chunk(chunk_id_for(doc_id, plan.sha256, d.ordinal), doc_id, d.ordinal, d.text, d.page, d.section)
+            for d in result.drafts
+        ]
         passages = [passage_text(title, c.section, c.text) for c in chunks]
-        hashes = [text_hash(p) for p in passages]
+        return _Parsed(plan, result, document, chunks, passages, [text_hash(p) for p in passages])
+
+    def _flush(self, batch: list[_Parsed], report: IngestReport, progress: Progress) -> None:
+        if not batch:
+            return
         embedder = self.assistant.embedder
+        vectors: dict[str, np.ndarray] = {}
+        failed: str | None = None
         try:
+            hashes = [h for p in batch for h in p.hashes]
             cached = self.store.cached_vectors(embedder.model_id, hashes)
-            todo = {h: p for h, p in zip(hashes, passages, strict=True) if h not in cached}
-            embed_started = time.perf_counter()
-            vectors = embedder.embed_passages(list(todo.values()), progress=progress.chunks_embedded)
-            report.embed_s += time.perf_counter() - embed_started
-            fresh = dict(zip(todo, vectors, strict=True))
-            stored = StoredDocument(document, str(plan.candidate.root.resolve()), plan.meta_hash, plan.size,
-                                    self.recipe)
-            self.store.replace_document(stored, chunks, hashes, embedder.model_id, fresh)
-        except (EkaError, ValueError, RuntimeError, MemoryError, OSError, sqlite3.Error) as err:
-            log.exception("could not store %s", source)
-            return FileOutcome(source, "failed", f"could not embed or store ({type(err).__name__}: {err})")
-        return FileOutcome(source, "ingested", pages=result.pages, chunks=len(chunks), embedded=len(todo),
-                           seconds=result.seconds + time.perf_counter() - started)
+            todo = {h: t for p in batch for h, t in zip(p.hashes, p.passages, strict=True) if h not in cached}
+            started = time.perf_counter()
+            embedded = embedder.embed_passages(list(todo.values()), progress=progress.chunks_embedded)
+            report.embed_s += time.perf_counter() - started
+            vectors = dict(zip(todo, embedded, strict=True))
+        except (EkaError, ValueError, RuntimeError, MemoryError) as err:
+            log.exception("embedding failed")
+            failed = f"could not embed ({type(err).__name__}: {err})"
+        claimed: set[str] = set()
+        for parsed in batch:
+            source = parsed.plan.candidate.source
+            if failed is not None:
+                outcome = FileOutcome(source, "failed", failed)
+            else:
+                fresh = {h: vectors[h] for h in parsed.hashes if h in vectors and h not in claimed}
+                try:
+                    stored = StoredDocument(
+                        parsed.document,
+                        str(parsed.plan.candidate.root.resolve()),
+                        parsed.plan.meta_hash,
+                        parsed.plan.size,
+                        self.recipe,
+                    )
+                    self.store.replace_document(
+                        stored, parsed.chunks, parsed.hashes, embedder.model_id, fresh
+                    )
+                    claimed.update(fresh)
+                    outcome = FileOutcome(
+                        source,
+                        "ingested",
+                        pages=parsed.result.pages,
+                        chunks=len(parsed.chunks),
+                        embedded=len(fresh),
+                        seconds=parsed.result.seconds,
+                    )
+                except (EkaError, sqlite3.Error, OSError, ValueError) as err:
+                    log.exception("could not store %s", source)
+                    outcome = FileOutcome(source, "failed", f"could not store ({type(err).__name__}: {err})")
+            report.files.append(outcome)
+            progress.advance(outcome)

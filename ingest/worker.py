@@ -76,19 +76,40 @@ def parse_file(job: ParseJob) -> ParseResult:
         parsed = load(job.path)
         drafts = chunk_blocks(parsed.blocks, counter, job.max_tokens, job.overlap_tokens)
     except _ParseTimeout:
-        return ParseResult(job.path, error=f"parsing took longer than the {job.timeout_s:g}s limit",
-                           seconds=time.perf_counter() - started)
+        return ParseResult(
+            job.path,
+            error=f"parsing took longer than the {job.timeout_s:g}s limit",
+            seconds=time.perf_counter() - started,
+        )
     except LoadError as err:
         return ParseResult(job.path, error=str(err), seconds=time.perf_counter() - started)
-    except (OSError, MemoryError, RecursionError, ValueError, KeyError, TypeError, AttributeError,
-            IndexError, UnicodeError) as err:
-        return ParseResult(job.path, error=f"unreadable ({type(err).__name__}: {' '.join(str(err).split())[:160]})",
-                           seconds=time.perf_counter() - started)
+    except (
+        OSError,
+        MemoryError,
+        RecursionError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        UnicodeError,
+    ) as err:
+        return ParseResult(
+            job.path,
+            error=f"unreadable ({type(err).__name__}: {' '.join(str(err).split())[:160]})",
+            seconds=time.perf_counter() - started,
+        )
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-    return ParseResult(job.path, parsed.mime, parsed.title, parsed.pages, tuple(drafts),
-                       seconds=time.perf_counter() - started)
+    return ParseResult(
+        job.path,
+        parsed.mime,
+        parsed.title,
+        parsed.pages,
+        tuple(drafts),
+        seconds=time.perf_counter() - started,
+    )
 
 
 class ParserPool:

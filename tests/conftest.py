@@ -23,7 +23,9 @@ def embedder() -> SentenceTransformerEmbedder:
 
 
 @pytest.fixture
-def make_assistant(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[Callable[..., Assistant]]:
+def make_assistant(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> Iterator[Callable[..., Assistant]]:
     """Build assistants over fresh stores under tmp_path (sharing the loaded model)."""
     made: list[Assistant] = []
 
@@ -47,7 +49,9 @@ def samples_copy(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def ingested_samples(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Assistant:
+def ingested_samples(
+    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> Assistant:
     """One store with the whole sample corpus ingested, shared by read-only tests."""
     from ingest.pipeline import Ingestor
 

@@ -27,7 +27,18 @@ def make_pdf(path: Path, pages: list[list[str]], title: str = "Test document") -
     return path
 
 
-PARTS = ["housing", "actuator", "sensor", "harness", "controller", "bracket", "seal", "valve", "pump", "cover"]
+PARTS = [
+    "housing",
+    "actuator",
+    "sensor",
+    "harness",
+    "controller",
+    "bracket",
+    "seal",
+    "valve",
+    "pump",
+    "cover",
+]
 
 
 def spec_pdf(path: Path, topic: str = "brake", pages: int = 3) -> Path:
@@ -88,7 +99,9 @@ def make_docx(path: Path) -> Path:
     document = docx.Document()
     document.add_heading("Inverter calibration", level=1)
     document.add_heading("Current sensor offset", level=2)
-    document.add_paragraph("The phase current sensor offset is learned at every key-on with the gate drivers off.")
+    document.add_paragraph(
+        "The phase current sensor offset is learned at every key-on with the gate drivers off."
+    )
     table = document.add_table(rows=3, cols=2)
     for i, (a, b) in enumerate([("Parameter", "Limit"), ("Offset", "±0.05 A"), ("Gain error", "0.5 %")]):
         table.rows[i].cells[0].text = a

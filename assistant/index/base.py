@@ -15,7 +15,8 @@ class Index(Protocol):
     filled with rows the caller may not see and then trimmed. ``None`` means every row.
 
     Example:
-        >>> ids, scores = index.search(query, k=10, allowed=np.array([3, 7], dtype=np.int64))  # doctest: +SKIP
+        >>> allowed = np.array([3, 7], dtype=np.int64)
+        >>> ids, scores = index.search(query, k=10, allowed=allowed)  # doctest: +SKIP
     """
 
     kind: str
@@ -28,7 +29,9 @@ class Index(Protocol):
         """The indexed row ids, ascending."""
         ...
 
-    def search(self, query: np.ndarray | str, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, query: np.ndarray | str, k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The best ``k`` row ids and their scores, best first."""
         ...
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -15,8 +16,8 @@ class FaissIndex:
 
     kind = "faiss-flat-ip"
 
-    def __init__(self, index: faiss.Index) -> None:
-        self._index = index
+    def __init__(self, index: Any) -> None:
+        self._index = index  # a faiss.IndexIDMap2 over an exact inner-product index
 
     @classmethod
     def build(cls, row_ids: np.ndarray, vectors: np.ndarray) -> FaissIndex:
@@ -24,8 +25,9 @@ class FaissIndex:
         dim = vectors.shape[1] if vectors.ndim == 2 and vectors.shape[0] else 1
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         if len(row_ids):
-            index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
-                               np.ascontiguousarray(row_ids, dtype=np.int64))
+            index.add_with_ids(
+                np.ascontiguousarray(vectors, dtype=np.float32), np.ascontiguousarray(row_ids, dtype=np.int64)
+            )
         return cls(index)
 
     @classmethod
@@ -44,7 +46,9 @@ class FaissIndex:
         """The indexed row ids, ascending."""
         return np.sort(faiss.vector_to_array(self._index.id_map).astype(np.int64))
 
-    def search(self, query: np.ndarray | str, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, query: np.ndarray | str, k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` rows by cosine similarity, restricted to ``allowed`` row ids."""
         if isinstance(query, str):
             raise TypeError("FaissIndex.search takes a query vector")
@@ -53,7 +57,8 @@ class FaissIndex:
         params = None
         if allowed is not None:
             selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
-            params = faiss.SearchParameters(sel=selector)
+            params = faiss.SearchParameters()
+            params.sel = selector
             k = min(k, len(allowed))
         k = min(k, int(self._index.ntotal))
         query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)

@@ -92,8 +92,12 @@ class DerivedIndexes:
             log.info("no %s index yet; building it", name)
             return None
         if record.generation != generation or record.model_id != self.model_id:
-            log.info("%s index is from generation %s, store is at %s; rebuilding", name, record.generation,
-                     generation)
+            log.info(
+                "%s index is from generation %s, store is at %s; rebuilding",
+                name,
+                record.generation,
+                generation,
+            )
             return None
         path = self.folder / record.path
         try:
@@ -114,11 +118,17 @@ class DerivedIndexes:
             started = time.perf_counter()
             dense = FaissIndex.build(rows.rowids, self._vectors(rows))
             lexical = Bm25Index.build(rows.rowids, rows.passages)
-            recorded = [self._publish(name, index, generation) for name, index in
-                        (("dense", dense), ("lexical", lexical))]
+            recorded = [
+                self._publish(name, index, generation)
+                for name, index in (("dense", dense), ("lexical", lexical))
+            ]
             self.rebuilds += 1
-            log.info("rebuilt indexes for generation %s: %s rows in %.2fs", generation, len(rows.rowids),
-                     time.perf_counter() - started)
+            log.info(
+                "rebuilt indexes for generation %s: %s rows in %.2fs",
+                generation,
+                len(rows.rowids),
+                time.perf_counter() - started,
+            )
             if all(recorded):
                 self._collect_garbage()
                 return Snapshot(generation, dense, lexical)
@@ -183,7 +193,9 @@ class DerivedIndexes:
                 problems.append(f"{name}: never built")
                 continue
             if record.generation != generation:
-                problems.append(f"{name}: built from generation {record.generation}, store is at {generation}")
+                problems.append(
+                    f"{name}: built from generation {record.generation}, store is at {generation}"
+                )
             if record.model_id != self.model_id:
                 problems.append(f"{name}: built with {record.model_id}, configured model is {self.model_id}")
             path = self.folder / record.path
@@ -196,7 +208,9 @@ class DerivedIndexes:
                 problems.append(f"{name}: unreadable ({err})")
                 continue
             if not np.array_equal(loaded[name].row_ids(), rows.rowids):
-                problems.append(f"{name}: holds {len(loaded[name])} rows, store has {len(rows.rowids)} chunks")
+                problems.append(
+                    f"{name}: holds {len(loaded[name])} rows, store has {len(rows.rowids)} chunks"
+                )
         dense = loaded.get("dense")
         if isinstance(dense, FaissIndex) and len(dense) and np.array_equal(dense.row_ids(), rows.rowids):
             cached = self.store.cached_vectors(self.model_id, rows.embed_hashes)
@@ -219,4 +233,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-

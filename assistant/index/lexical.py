@@ -23,7 +23,9 @@ class Bm25Index:
         self._rows = rows
 
     @classmethod
-    def build(cls, row_ids: np.ndarray, passages: Sequence[str], k1: float = 1.2, b: float = 0.75) -> Bm25Index:
+    def build(
+        cls, row_ids: np.ndarray, passages: Sequence[str], k1: float = 1.2, b: float = 0.75
+    ) -> Bm25Index:
         """Tokenise and index ``passages`` (one per row id)."""
         if not len(row_ids):
             return cls(None, np.zeros(0, dtype=np.int64))
@@ -53,7 +55,9 @@ class Bm25Index:
         """The indexed row ids, ascending."""
         return self._rows
 
-    def search(self, query: np.ndarray | str, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, query: np.ndarray | str, k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` rows by BM25 score (> 0), restricted to ``allowed`` row ids."""
         if not isinstance(query, str):
             raise TypeError("Bm25Index.search takes query text")

@@ -19,8 +19,14 @@ pytestmark = pytest.mark.e2e
 
 def eka(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "EKA_HOME": str(home), "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "eka", *args], env=env, capture_output=True, text=True,
-                          timeout=600, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "eka", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +54,24 @@ def test_search_json_has_the_documented_fields(home: Path) -> None:
 def test_search_respects_groups_and_filters(home: Path) -> None:
     public = json.loads(eka(home, "search", "CSR-TEL-014", "--json", "--mode", "lexical").stdout)
     assert all(not h["source"].startswith("security/") for h in public)
-    security = json.loads(eka(home, "search", "CSR-TEL-014", "--json", "--mode", "lexical",
-                              "--groups", "security").stdout)
+    security = json.loads(
+        eka(home, "search", "CSR-TEL-014", "--json", "--mode", "lexical", "--groups", "security").stdout
+    )
     assert security[0]["source"] == "security/tcu-cybersecurity-requirements.pdf"
-    filtered = json.loads(eka(home, "search", "torque", "--json", "--mode", "lexical", "--groups",
-                              "public,brand-kestrel", "--filter", "brand=Kestrel").stdout)
+    filtered = json.loads(
+        eka(
+            home,
+            "search",
+            "torque",
+            "--json",
+            "--mode",
+            "lexical",
+            "--groups",
+            "public,brand-kestrel",
+            "--filter",
+            "brand=Kestrel",
+        ).stdout
+    )
     assert filtered and {h["source"] for h in filtered} == {"chassis/kestrel-kv4-torque-specifications.pdf"}
 
 

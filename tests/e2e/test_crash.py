@@ -20,9 +20,32 @@ from tests.factories import spec_pdf
 
 pytestmark = pytest.mark.e2e
 
-TOPICS = ["brake", "coolant", "inverter", "charger", "steering", "airbag", "lidar", "gearbox", "damper",
-          "wiper", "headlamp", "seatbelt", "mirror", "horn", "radar", "battery", "clutch", "turbo", "exhaust",
-          "fuel", "sunroof", "door", "window", "tyre"]
+TOPICS = [
+    "brake",
+    "coolant",
+    "inverter",
+    "charger",
+    "steering",
+    "airbag",
+    "lidar",
+    "gearbox",
+    "damper",
+    "wiper",
+    "headlamp",
+    "seatbelt",
+    "mirror",
+    "horn",
+    "radar",
+    "battery",
+    "clutch",
+    "turbo",
+    "exhaust",
+    "fuel",
+    "sunroof",
+    "door",
+    "window",
+    "tyre",
+]
 
 
 def build_corpus(root: Path) -> int:
@@ -30,8 +53,10 @@ def build_corpus(root: Path) -> int:
         if i % 4 == 0:
             spec_pdf(root / f"{topic}.pdf", topic, pages=2)
         else:
-            body = "\n\n".join(f"The {topic} assembly step {n} requires torque {n * 7} Nm and check "
-                               f"{topic.upper()}-{n:03d}." for n in range(1, 40))
+            body = "\n\n".join(
+                f"The {topic} assembly step {n} requires torque {n * 7} Nm and check {topic.upper()}-{n:03d}."
+                for n in range(1, 40)
+            )
             (root / f"{topic}.md").write_text(f"# {topic.title()} manual\n\n## Assembly\n\n{body}\n")
     return len(TOPICS)
 
@@ -68,8 +93,12 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_ingest(
     total = build_corpus(root)
     home = tmp_path / "crashed"
     env = {**os.environ, "EKA_HOME": str(home)}
-    process = subprocess.Popen([sys.executable, "-m", "eka", "ingest", str(root)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "eka", "ingest", str(root)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 180
     while documents_in(home / "eka.sqlite3") < 3 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.02)

@@ -20,7 +20,9 @@ MODES = ("hybrid", "dense", "lexical")
 @pytest.mark.parametrize("mode", MODES)
 def test_outsider_never_sees_restricted_documents(ingested_samples: Assistant, mode: str) -> None:
     outsider = Principal.of("pat", ["public"])
-    restricted = {s.document.doc_id for s in ingested_samples.store.documents() if "public" not in s.document.acl}
+    restricted = {
+        s.document.doc_id for s in ingested_samples.store.documents() if "public" not in s.document.acl
+    }
     assert restricted, "the sample corpus must contain restricted documents"
     for query in QUERIES:
         hits = ingested_samples.retriever.search(query, outsider, k=50, mode=mode)  # type: ignore[arg-type]
@@ -46,7 +48,9 @@ def test_filters_apply_inside_retrieval(ingested_samples: Assistant) -> None:
     kestrel = Principal.of("kai", ["public", "brand-kestrel"])
     hits = ingested_samples.retriever.search("torque", kestrel, k=20, filters={"brand": ("Kestrel",)})
     assert hits and {h.document.metadata["brand"] for h in hits} == {"Kestrel"}
-    none = ingested_samples.retriever.search("torque", Principal.of("pat"), k=20, filters={"brand": ("Kestrel",)})
+    none = ingested_samples.retriever.search(
+        "torque", Principal.of("pat"), k=20, filters={"brand": ("Kestrel",)}
+    )
     assert none == []  # Kestrel documents are brand-restricted
 
 

@@ -42,8 +42,9 @@ def test_deleted_faiss_index_is_rebuilt(make_assistant: Callable[..., Assistant]
     assert fresh.indexes.verify() == []
 
 
-def test_corrupted_faiss_file_is_detected_and_rebuilt(make_assistant: Callable[..., Assistant],
-                                                       tmp_path: Path) -> None:
+def test_corrupted_faiss_file_is_detected_and_rebuilt(
+    make_assistant: Callable[..., Assistant], tmp_path: Path
+) -> None:
     assistant, _ = ingested(make_assistant, tmp_path)
     record = assistant.store.derived("dense")
     assert record is not None
@@ -58,8 +59,9 @@ def test_corrupted_faiss_file_is_detected_and_rebuilt(make_assistant: Callable[.
     assert fresh.indexes.verify() == []
 
 
-def test_stale_indexes_are_rebuilt_after_an_outside_change(make_assistant: Callable[..., Assistant],
-                                                            tmp_path: Path) -> None:
+def test_stale_indexes_are_rebuilt_after_an_outside_change(
+    make_assistant: Callable[..., Assistant], tmp_path: Path
+) -> None:
     assistant, _ = ingested(make_assistant, tmp_path)
     assistant.retriever.search("warm", Principal.of("x"))
     other = reopen(make_assistant)  # e.g. another process removes a document

@@ -16,15 +16,29 @@ from tests.factories import corrupt_pdf, encrypted_pdf, make_docx, spec_pdf, tru
 
 pytestmark = pytest.mark.integration
 
-EVERYONE = Principal.of("admin", ["public", "brakes", "battery", "security", "software", "powertrain",
-                                  "quality", "brand-kestrel", "brand-tamsin"])
+EVERYONE = Principal.of(
+    "admin",
+    [
+        "public",
+        "brakes",
+        "battery",
+        "security",
+        "software",
+        "powertrain",
+        "quality",
+        "brand-kestrel",
+        "brand-tamsin",
+    ],
+)
 
 
 def corpus(root: Path) -> Path:
     spec_pdf(root / "specs" / "brake.pdf", "brake", pages=3)
     spec_pdf(root / "specs" / "coolant.pdf", "coolant", pages=2)
     make_docx(root / "inverter.docx")
-    (root / "notes.md").write_text("# Notes\n\n## Torque\n\nWheel nuts are torqued to 140 Nm in a star pattern.\n")
+    (root / "notes.md").write_text(
+        "# Notes\n\n## Torque\n\nWheel nuts are torqued to 140 Nm in a star pattern.\n"
+    )
     return root
 
 
@@ -35,7 +49,9 @@ def test_sample_corpus_ingests_cleanly(ingested_samples: Assistant) -> None:
     assert ingested_samples.indexes.verify() == []
 
 
-def test_pdf_chunks_carry_pages_and_sections(make_assistant: Callable[..., Assistant], tmp_path: Path) -> None:
+def test_pdf_chunks_carry_pages_and_sections(
+    make_assistant: Callable[..., Assistant], tmp_path: Path
+) -> None:
     assistant = make_assistant()
     Ingestor(assistant).run([corpus(tmp_path / "docs")])
     stored = assistant.store.document_by_source("specs/brake.pdf")
@@ -52,8 +68,9 @@ def test_pdf_chunks_carry_pages_and_sections(make_assistant: Callable[..., Assis
     assert any("Torque of the sensor | 140 | Nm" in c.text for c in page2)
 
 
-def test_reingest_of_unchanged_corpus_parses_and_embeds_nothing(make_assistant: Callable[..., Assistant],
-                                                                 tmp_path: Path) -> None:
+def test_reingest_of_unchanged_corpus_parses_and_embeds_nothing(
+    make_assistant: Callable[..., Assistant], tmp_path: Path
+) -> None:
     assistant = make_assistant()
     root = corpus(tmp_path / "docs")
     first = Ingestor(assistant).run([root])
@@ -65,7 +82,9 @@ def test_reingest_of_unchanged_corpus_parses_and_embeds_nothing(make_assistant: 
     assert assistant.store.generation() == generation
 
 
-def test_identical_text_is_never_embedded_twice(make_assistant: Callable[..., Assistant], tmp_path: Path) -> None:
+def test_identical_text_is_never_embedded_twice(
+    make_assistant: Callable[..., Assistant], tmp_path: Path
+) -> None:
     assistant = make_assistant()
     root = tmp_path / "docs"
     root.mkdir()
@@ -90,13 +109,15 @@ def test_changed_file_replaces_its_chunks(make_assistant: Callable[..., Assistan
     assert any("460 Nm" in c.text for c in new_chunks)
     hits = assistant.retriever.search("KV-4 wheel nut torque 460", EVERYONE, k=3)
     assert hits[0].chunk.text.count("460 Nm") == 1
-    assert not any("140 Nm" in h.chunk.text for h in assistant.retriever.search("140 Nm", EVERYONE, k=10,
-                                                                                 mode="lexical"))
+    assert not any(
+        "140 Nm" in h.chunk.text for h in assistant.retriever.search("140 Nm", EVERYONE, k=10, mode="lexical")
+    )
     assert assistant.indexes.verify() == []
 
 
-def test_prune_removes_documents_whose_files_are_gone(make_assistant: Callable[..., Assistant],
-                                                      tmp_path: Path) -> None:
+def test_prune_removes_documents_whose_files_are_gone(
+    make_assistant: Callable[..., Assistant], tmp_path: Path
+) -> None:
     assistant = make_assistant()
     root = corpus(tmp_path / "docs")
     Ingestor(assistant).run([root])
@@ -108,28 +129,36 @@ def test_prune_removes_documents_whose_files_are_gone(make_assistant: Callable[.
     assert pruned.counts()["removed"] == 1
     assert assistant.store.document_by_source("specs/coolant.pdf") is None
     assert not assistant.retriever.search("coolant unit", EVERYONE, k=20, mode="lexical") or all(
-        h.document.source != "specs/coolant.pdf" for h in assistant.retriever.search("coolant", EVERYONE, k=20))
+        h.document.source != "specs/coolant.pdf"
+        for h in assistant.retriever.search("coolant", EVERYONE, k=20)
+    )
     assert assistant.indexes.verify() == []
 
 
-def test_metadata_change_updates_access_without_reembedding(make_assistant: Callable[..., Assistant],
-                                                            tmp_path: Path) -> None:
+def test_metadata_change_updates_access_without_reembedding(
+    make_assistant: Callable[..., Assistant], tmp_path: Path
+) -> None:
     assistant = make_assistant()
     root = corpus(tmp_path / "docs")
     Ingestor(assistant).run([root])
     outsider = Principal.of("pat", ["public"])
-    assert any(h.document.source == "notes.md" for h in assistant.retriever.search("wheel nuts torque", outsider))
+    assert any(
+        h.document.source == "notes.md" for h in assistant.retriever.search("wheel nuts torque", outsider)
+    )
     (root / "notes.md.meta.yaml").write_text("acl: [chassis]\nbrand: Kestrel\n")
     report = Ingestor(assistant).run([root])
     assert report.counts()["metadata"] == 1 and report.counts()["embedded"] == 0
-    assert all(h.document.source != "notes.md" for h in assistant.retriever.search("wheel nuts torque", outsider))
+    assert all(
+        h.document.source != "notes.md" for h in assistant.retriever.search("wheel nuts torque", outsider)
+    )
     insider = Principal.of("kim", ["chassis"])
     hits = assistant.retriever.search("wheel nuts torque", insider, filters={"brand": ("kestrel",)})
     assert hits and {h.document.source for h in hits} == {"notes.md"}
 
 
-def test_each_bad_file_gets_its_reason_and_the_rest_is_ingested(make_assistant: Callable[..., Assistant],
-                                                                tmp_path: Path) -> None:
+def test_each_bad_file_gets_its_reason_and_the_rest_is_ingested(
+    make_assistant: Callable[..., Assistant], tmp_path: Path
+) -> None:
     assistant = make_assistant(max_file_mb=0.05)
     root = corpus(tmp_path / "docs")
     bad = root / "bad"
@@ -145,8 +174,16 @@ def test_each_bad_file_gets_its_reason_and_the_rest_is_ingested(make_assistant: 
     (bad / "broken.md").write_text("# Fine text\n\nBut its sidecar is broken.\n")
     report = Ingestor(assistant).run([root])
     reasons = {f.source: f.reason for f in report.files if f.status == "failed"}
-    assert reasons.keys() == {"bad/encrypted.pdf", "bad/truncated.pdf", "bad/corrupt.pdf", "bad/empty.md",
-                              "bad/binary.txt", "bad/drawing.dwg", "bad/huge.txt", "bad/broken.md"}
+    assert reasons.keys() == {
+        "bad/encrypted.pdf",
+        "bad/truncated.pdf",
+        "bad/corrupt.pdf",
+        "bad/empty.md",
+        "bad/binary.txt",
+        "bad/drawing.dwg",
+        "bad/huge.txt",
+        "bad/broken.md",
+    }
     assert "encrypted" in reasons["bad/encrypted.pdf"]
     assert "truncated" in reasons["bad/truncated.pdf"]
     assert "corrupt" in reasons["bad/corrupt.pdf"]
@@ -158,11 +195,17 @@ def test_each_bad_file_gets_its_reason_and_the_rest_is_ingested(make_assistant: 
     assert not report.ok
     assert report.counts()["ingested"] == 4
     assert {s.document.source for s in assistant.store.documents()} == {
-        "specs/brake.pdf", "specs/coolant.pdf", "inverter.docx", "notes.md"}
+        "specs/brake.pdf",
+        "specs/coolant.pdf",
+        "inverter.docx",
+        "notes.md",
+    }
     assert assistant.indexes.verify() == []
 
 
-def test_a_file_that_parses_too_long_is_stopped(make_assistant: Callable[..., Assistant], tmp_path: Path) -> None:
+def test_a_file_that_parses_too_long_is_stopped(
+    make_assistant: Callable[..., Assistant], tmp_path: Path
+) -> None:
     assistant = make_assistant(parse_timeout_s=0.001)
     root = tmp_path / "docs"
     spec_pdf(root / "long.pdf", "brake", pages=40)
@@ -172,8 +215,9 @@ def test_a_file_that_parses_too_long_is_stopped(make_assistant: Callable[..., As
     assert assistant.store.counts()["documents"] == 0
 
 
-def test_a_failed_update_keeps_the_previous_version(make_assistant: Callable[..., Assistant],
-                                                    tmp_path: Path) -> None:
+def test_a_failed_update_keeps_the_previous_version(
+    make_assistant: Callable[..., Assistant], tmp_path: Path
+) -> None:
     assistant = make_assistant()
     root = corpus(tmp_path / "docs")
     Ingestor(assistant).run([root])
@@ -183,8 +227,10 @@ def test_a_failed_update_keeps_the_previous_version(make_assistant: Callable[...
     assert [f.status for f in report.files if f.source == "specs/brake.pdf"] == ["failed"]
     after = assistant.store.document_by_source("specs/brake.pdf")
     assert after == before
-    assert assistant.retriever.search("BRAKE-REQ-002", EVERYONE, k=1, mode="lexical")[0].document.source == \
-        "specs/brake.pdf"
+    assert (
+        assistant.retriever.search("BRAKE-REQ-002", EVERYONE, k=1, mode="lexical")[0].document.source
+        == "specs/brake.pdf"
+    )
 
 
 def test_missing_path_is_reported(make_assistant: Callable[..., Assistant], tmp_path: Path) -> None:
@@ -192,7 +238,9 @@ def test_missing_path_is_reported(make_assistant: Callable[..., Assistant], tmp_
     assert report.files[0].status == "failed" and "no such file" in (report.files[0].reason or "")
 
 
-def test_copy_of_samples_is_found_by_identifier(make_assistant: Callable[..., Assistant], samples_copy: Path) -> None:
+def test_copy_of_samples_is_found_by_identifier(
+    make_assistant: Callable[..., Assistant], samples_copy: Path
+) -> None:
     assistant = make_assistant()
     shutil.rmtree(samples_copy / "security")
     Ingestor(assistant).run([samples_copy])

@@ -15,8 +15,14 @@ def test_chunks_never_cross_pages() -> None:
 
 
 def test_chunks_carry_the_section_path() -> None:
-    blocks = [Block("4.2.1 Pad wear", 2, ("4 Parts", "4.2 Friction", "4.2.1 Pad wear"), "heading"),
-              Block("The pad wear limit is 2 mm for every axle. " * 3, 2, ("4 Parts", "4.2 Friction", "4.2.1 Pad wear"))]
+    blocks = [
+        Block("4.2.1 Pad wear", 2, ("4 Parts", "4.2 Friction", "4.2.1 Pad wear"), "heading"),
+        Block(
+            "The pad wear limit is 2 mm for every axle. " * 3,
+            2,
+            ("4 Parts", "4.2 Friction", "4.2.1 Pad wear"),
+        ),
+    ]
     (draft,) = chunk_blocks(blocks, words, max_tokens=100, min_tokens=1)
     assert draft.section == "4 Parts > 4.2 Friction > 4.2.1 Pad wear"
     assert draft.text.startswith("4.2.1 Pad wear")
@@ -37,7 +43,9 @@ def test_table_rows_stay_whole_and_continuations_repeat_the_header() -> None:
 
 def test_long_paragraphs_are_split_within_the_budget() -> None:
     sentence = "The inverter shall enter the active short circuit state on loss of the resolver signal."
-    drafts = chunk_blocks([Block(" ".join([sentence] * 30), None, ())], words, max_tokens=50, overlap_tokens=0)
+    drafts = chunk_blocks(
+        [Block(" ".join([sentence] * 30), None, ())], words, max_tokens=50, overlap_tokens=0
+    )
     assert len(drafts) > 1
     assert all(words(d.text) <= 50 for d in drafts)
     assert " ".join(d.text for d in drafts).split() == " ".join([sentence] * 30).split()
@@ -51,10 +59,15 @@ def test_consecutive_chunks_overlap() -> None:
 
 
 def test_tiny_sections_merge_into_the_next_on_the_same_page() -> None:
-    blocks = [Block("4 Brakes", 1, ("4 Brakes",), "heading"),
-              Block("4.1 Pads", 1, ("4 Brakes", "4.1 Pads"), "heading"),
-              Block("Pads are made of low-copper friction material with a minimum thickness of 2 mm. " * 4, 1,
-                    ("4 Brakes", "4.1 Pads"))]
+    blocks = [
+        Block("4 Brakes", 1, ("4 Brakes",), "heading"),
+        Block("4.1 Pads", 1, ("4 Brakes", "4.1 Pads"), "heading"),
+        Block(
+            "Pads are made of low-copper friction material with a minimum thickness of 2 mm. " * 4,
+            1,
+            ("4 Brakes", "4.1 Pads"),
+        ),
+    ]
     (draft,) = chunk_blocks(blocks, words, max_tokens=200, min_tokens=10)
     assert draft.text.startswith("4 Brakes\n4.1 Pads")
     assert draft.section == "4 Brakes > 4.1 Pads"

@@ -7,12 +7,23 @@ from assistant.types import Document
 
 
 def doc(**metadata: object) -> Document:
-    return Document("d1", "brakes/spec.pdf", "sha", "Brake spec", "application/pdf", dict(metadata),
-                    frozenset({"brakes"}), "2026-01-01")
+    return Document(
+        "d1",
+        "brakes/spec.pdf",
+        "sha",
+        "Brake spec",
+        "application/pdf",
+        dict(metadata),
+        frozenset({"brakes"}),
+        "2026-01-01",
+    )
 
 
 def test_parse_filters_groups_repeated_keys() -> None:
-    assert parse_filters(["brand=A", "brand=B", "doc_type=spec"]) == {"brand": ("A", "B"), "doc_type": ("spec",)}
+    assert parse_filters(["brand=A", "brand=B", "doc_type=spec"]) == {
+        "brand": ("A", "B"),
+        "doc_type": ("spec",),
+    }
     with pytest.raises(FilterError):
         parse_filters(["brand"])
     with pytest.raises(FilterError):

@@ -6,7 +6,11 @@ def test_numbered_headings_build_a_path() -> None:
     assert tracker.numbered("4 Component requirements")
     assert tracker.numbered("4.2 Friction components")
     assert tracker.numbered("4.2.1 Pad wear sensor")
-    assert tracker.section() == ("4 Component requirements", "4.2 Friction components", "4.2.1 Pad wear sensor")
+    assert tracker.section() == (
+        "4 Component requirements",
+        "4.2 Friction components",
+        "4.2.1 Pad wear sensor",
+    )
     assert tracker.numbered("5 Functional safety")
     assert tracker.section() == ("5 Functional safety",)
 

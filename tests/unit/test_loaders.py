@@ -8,7 +8,9 @@ from tests.factories import make_docx
 
 def test_markdown_sections_and_tables(tmp_path: Path) -> None:
     file = tmp_path / "a.md"
-    file.write_text("# Camera\n\nIntro text here.\n\n## Targets\n\n| Target | Distance |\n|---|---|\n| T1 | 3.0 m |\n")
+    file.write_text(
+        "# Camera\n\nIntro text here.\n\n## Targets\n\n| Target | Distance |\n|---|---|\n| T1 | 3.0 m |\n"
+    )
     parsed = load(file)
     rows = [b for b in parsed.blocks if b.kind.startswith("table")]
     assert [b.text for b in rows] == ["| Target | Distance |", "| T1 | 3.0 m |"]
@@ -18,10 +20,12 @@ def test_markdown_sections_and_tables(tmp_path: Path) -> None:
 
 def test_html_headings_paragraphs_and_tables(tmp_path: Path) -> None:
     file = tmp_path / "a.html"
-    file.write_text("<html><head><title>HV safety</title><script>x()</script></head><body>"
-                    "<h1>1. Isolation</h1><p>Wear class 0 gloves.</p><h2>1.1. Checks</h2>"
-                    "<table><tr><th>Step</th><th>Action</th></tr><tr><td>1</td><td>Lock out</td></tr></table>"
-                    "</body></html>")
+    file.write_text(
+        "<html><head><title>HV safety</title><script>x()</script></head><body>"
+        "<h1>1. Isolation</h1><p>Wear class 0 gloves.</p><h2>1.1. Checks</h2>"
+        "<table><tr><th>Step</th><th>Action</th></tr><tr><td>1</td><td>Lock out</td></tr></table>"
+        "</body></html>"
+    )
     parsed = load(file)
     texts = [(b.kind, b.text, b.section) for b in parsed.blocks]
     assert ("text", "Wear class 0 gloves.", ("1. Isolation",)) in texts
@@ -32,8 +36,10 @@ def test_html_headings_paragraphs_and_tables(tmp_path: Path) -> None:
 
 def test_text_numbered_and_underlined_headings(tmp_path: Path) -> None:
     file = tmp_path / "a.txt"
-    file.write_text("Bench procedure\n\n1. SCOPE\n\nThis covers the dyno.\n\n2. EQUIPMENT\n\n"
-                    "2.1 Sensors\n\nThermocouples type K.\n\nNotes:\n------\n\nKeep the door shut.\n")
+    file.write_text(
+        "Bench procedure\n\n1. SCOPE\n\nThis covers the dyno.\n\n2. EQUIPMENT\n\n"
+        "2.1 Sensors\n\nThermocouples type K.\n\nNotes:\n------\n\nKeep the door shut.\n"
+    )
     parsed = load(file)
     sections = {b.text: b.section for b in parsed.blocks if b.kind == "text"}
     assert sections["This covers the dyno."] == ("1. SCOPE",)

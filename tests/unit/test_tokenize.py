@@ -2,9 +2,16 @@ from assistant.tokenize import tokenize
 
 
 def test_engineering_identifiers_stay_whole() -> None:
-    for identifier, token in [("MIL-STD-882E", "mil-std-882e"), ("CLOSE-WAIT", "close-wait"),
-                              ("25.1309", "25.1309"), ("±0.05", "±0.05"), ("C1A27-54", "c1a27-54"),
-                              ("0x19", "0x19"), ("mtvec", "mtvec"), ("CSR-TEL-014", "csr-tel-014")]:
+    for identifier, token in [
+        ("MIL-STD-882E", "mil-std-882e"),
+        ("CLOSE-WAIT", "close-wait"),
+        ("25.1309", "25.1309"),
+        ("±0.05", "±0.05"),
+        ("C1A27-54", "c1a27-54"),
+        ("0x19", "0x19"),
+        ("mtvec", "mtvec"),
+        ("CSR-TEL-014", "csr-tel-014"),
+    ]:
         assert token in tokenize(f"see {identifier} here"), identifier
 
 
