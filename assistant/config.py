@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(100.0, gt=0, description="Files larger than this are rejected.")
     parse_timeout_s: float = Field(120.0, gt=0, description="Per-file parsing time limit.")
     parse_workers: int = Field(1, ge=1, le=32, description="Parser processes running beside embedding.")
+    ingest_batch_chunks: int = Field(
+        256, ge=1, le=100_000, description="Chunks of several files embedded together before they are stored."
+    )
 
     search_k: int = Field(10, ge=1, le=1000)
     search_mode: Literal["hybrid", "dense", "lexical"] = "hybrid"

@@ -89,11 +89,7 @@ class _RateColumn(ProgressColumn):
         pages, chunks = task.fields.get("pages", 0), task.fields.get("chunks", 0)
         if elapsed <= 0:
             return Text("")
-        return Text(
-            f"{task.completed / elapsed:.1f} files/s · {pages / elapsed:.1f} pages/s · "
-            f"{chunks / elapsed:.1f} chunks/s",
-            style="cyan",
-        )
+        return Text(f"{pages / elapsed:.1f} pages/s {chunks / elapsed:.1f} chunks/s", style="cyan")
 
 
 @app.command()
@@ -124,7 +120,7 @@ def ingest(
     assistant = _assistant()
     bar = Progress(
         TextColumn("[bold]ingest"),
-        BarColumn(),
+        BarColumn(bar_width=20),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         _RateColumn(),
@@ -145,7 +141,7 @@ def ingest(
                 fields["pages"] = fields.get("pages", 0) + (outcome.pages or 0)
                 fields["chunks"] = fields.get("chunks", 0) + outcome.chunks
             bar.update(
-                self.task, advance=0 if outcome.status == "removed" else 1, description=outcome.source[-50:]
+                self.task, advance=0 if outcome.status == "removed" else 1, description=outcome.source[-28:]
             )
 
         def chunks_embedded(self, n: int) -> None:
@@ -178,13 +174,26 @@ def _summary(result: Any) -> None:
             table.add_row(f.source, f"[{style}]{f.status}[/{style}]", f.reason or "")
         err_console.print(table)
     wall = max(result.wall_s, 1e-9)
-    line = (
-        f"{counts['ingested']} ingested · {counts['unchanged']} unchanged · {counts['metadata']} metadata "
-        f"updated · {counts['removed']} removed · {counts['failed']} failed  |  {counts['pages']} pages · "
-        f"{counts['chunks']} chunks ({counts['embedded']} newly embedded) in {result.wall_s:.1f}s  |  "
-        f"{counts['pages'] / wall:.1f} pages/s · {counts['chunks'] / wall:.1f} chunks/s"
+    summary = Table(title="Ingest summary", show_header=False, title_justify="left")
+    summary.add_column("what")
+    summary.add_column("value", justify="right")
+    for label, key in (
+        ("ingested", "ingested"),
+        ("unchanged (skipped)", "unchanged"),
+        ("metadata updated", "metadata"),
+        ("removed", "removed"),
+        ("failed", "failed"),
+        ("pages", "pages"),
+        ("chunks", "chunks"),
+        ("newly embedded", "embedded"),
+    ):
+        style = "red" if key == "failed" and counts[key] else ""
+        summary.add_row(label, f"[{style}]{counts[key]}[/{style}]" if style else str(counts[key]))
+    summary.add_row("wall time", f"{result.wall_s:.1f} s")
+    summary.add_row(
+        "throughput", f"{counts['pages'] / wall:.1f} pages/s · {counts['chunks'] / wall:.1f} chunks/s"
     )
-    err_console.print(Text(line, style="red" if counts["failed"] else "green"))
+    err_console.print(summary)
 
 
 # -- search --------------------------------------------------------------------------------------------------

@@ -104,9 +104,6 @@ class Progress:
         """``n`` more passages were embedded."""
 
 
-EMBED_BATCH_CHUNKS = 256
-
-
 @dataclass(frozen=True, slots=True)
 class _Plan:
     candidate: Candidate
@@ -316,7 +313,7 @@ class Ingestor:
                     continue
                 pending.append(self._prepare(plan, result))
                 # Embedding several small files together pads less and keeps the model busy.
-                if sum(len(p.chunks) for p in pending) >= EMBED_BATCH_CHUNKS:
+                if sum(len(p.chunks) for p in pending) >= settings.ingest_batch_chunks:
                     self._flush(pending, report, progress)
                     pending = []
         self._flush(pending, report, progress)

@@ -92,7 +92,8 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_ingest(
     root.mkdir()
     total = build_corpus(root)
     home = tmp_path / "crashed"
-    env = {**os.environ, "EKA_HOME": str(home)}
+    # Small embedding batches so documents are committed one after another while the kill lands.
+    env = {**os.environ, "EKA_HOME": str(home), "EKA_INGEST_BATCH_CHUNKS": "8"}
     process = subprocess.Popen(
         [sys.executable, "-m", "eka", "ingest", str(root)],
         env=env,
