@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(32, ge=1, le=1024)
     device: str = "cpu"
 
-    chunk_tokens: int = Field(192, ge=32, le=2048, description="Target chunk size in model tokens.")
+    chunk_tokens: int = Field(128, ge=32, le=2048, description="Target chunk size in model tokens.")
     chunk_overlap_tokens: int = Field(32, ge=0, le=512)
     max_file_mb: float = Field(100.0, gt=0, description="Files larger than this are rejected.")
     parse_timeout_s: float = Field(120.0, gt=0, description="Per-file parsing time limit.")
