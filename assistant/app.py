@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assistant.config import Settings
-from assistant.embedding import ModelSpec, SentenceTransformerEmbedder, model_spec
+from assistant.embedding import ModelSpec, SentenceTransformerEmbedder, TokenCounter, model_spec
 from assistant.index.derived import DerivedIndexes
 from assistant.retrieval import Retriever
 from assistant.store import Store
@@ -28,6 +28,10 @@ class Assistant:
     def close(self) -> None:
         """Release the store."""
         self.store.close()
+
+    def token_counter(self) -> TokenCounter:
+        """Counts tokens the way the embedding model does (for sizing chunks)."""
+        return TokenCounter(self.spec.tokenizer_file())
 
 
 def build_assistant(settings: Settings, embedder: SentenceTransformerEmbedder | None = None) -> Assistant:

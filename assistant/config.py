@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     fusion: Literal["minmax", "rrf"] = "minmax"
     dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of dense scores in min-max fusion.")
     rrf_k: int = Field(60, ge=1)
+    reranker: str = Field(
+        "none", description="Reranker of the fused candidates: none (see assistant.rerank)."
+    )
+    rerank_depth: int = Field(30, ge=1, le=1000, description="Fused candidates the reranker sees.")
     default_groups: str = Field("public", description="Groups used by the CLI when --groups is not given.")
 
     @property

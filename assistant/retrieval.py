@@ -90,6 +90,10 @@ class Retriever:
         self._catalog: Catalog | None = None
         self._allowed: OrderedDict[tuple[object, ...], np.ndarray | None] = OrderedDict()
 
+    def model_ids(self) -> list[str]:
+        """Models besides the embedder that shape the ranking (rerankers)."""
+        return []
+
     def search(
         self,
         query: str,

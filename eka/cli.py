@@ -33,6 +33,7 @@ from assistant.config import Settings
 from assistant.errors import EkaError
 from assistant.filters import parse_filters
 from assistant.types import Principal, SearchMode
+from eval.cli import app as eval_app
 
 app = typer.Typer(
     help="eka: the engineering knowledge assistant.",
@@ -44,6 +45,7 @@ docs_app = typer.Typer(help="List and remove documents.", no_args_is_help=True)
 index_app = typer.Typer(help="Inspect, verify and rebuild the derived indexes.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
 app.add_typer(index_app, name="index")
+app.add_typer(eval_app, name="eval")
 
 console = Console()
 err_console = Console(stderr=True)

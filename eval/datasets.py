@@ -57,14 +57,20 @@ def load_beir(folder: Path, split: str = "test") -> BeirDataset:
     Also reads the E-Manual QA layout (``derived/*corpus.jsonl``, ``derived/qrels_*.tsv`` and queries with
     ``qid``/``question`` fields), where every question belongs to the single split.
     """
-    base = folder / "derived" if (folder / "derived").is_dir() and not (folder / "corpus.jsonl").exists() else folder
+    base = (
+        folder / "derived"
+        if (folder / "derived").is_dir() and not (folder / "corpus.jsonl").exists()
+        else folder
+    )
     corpus_file = _first(base, "corpus.jsonl", "*corpus*.jsonl")
     qrels_file = base / "qrels" / f"{split}.tsv"
     if not qrels_file.exists():
         qrels_file = _first(base, "qrels*.tsv", "qrels/*.tsv")
     queries_file = _first(base, "queries.jsonl", "*qa*.jsonl", "*queries*.jsonl")
-    corpus = [CorpusDoc(str(d["_id"]), str(d.get("title") or ""), str(d.get("text") or ""))
-              for d in _jsonl(corpus_file)]
+    corpus = [
+        CorpusDoc(str(d["_id"]), str(d.get("title") or ""), str(d.get("text") or ""))
+        for d in _jsonl(corpus_file)
+    ]
     queries = {}
     for q in _jsonl(queries_file):
         qid = str(q.get("_id", q.get("qid")))
@@ -76,8 +82,14 @@ def load_beir(folder: Path, split: str = "test") -> BeirDataset:
     digest = hashlib.sha256()
     for path in (corpus_file,):
         digest.update(path.read_bytes())
-    return BeirDataset(folder.name, corpus, {q: t for q, t in queries.items() if q in qrels}, qrels, split,
-                       digest.hexdigest())
+    return BeirDataset(
+        folder.name,
+        corpus,
+        {q: t for q, t in queries.items() if q in qrels},
+        qrels,
+        split,
+        digest.hexdigest(),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +119,18 @@ def load_qa(path: Path) -> list[QAItem]:
     """Read a QA set in the engdocs-dev format."""
     items = []
     for q in _jsonl(path):
-        items.append(QAItem(
-            qid=str(q["id"]), kind=str(q.get("kind", "")), question=str(q["question"]),
-            answer=str(q.get("answer", "")), answerable=bool(q.get("answerable", True)), match=q.get("match"),
-            relevant=[QAEntry(r["doc"], r.get("page"), r.get("section"), r.get("evidence"))
-                      for r in q.get("relevant", [])],
-        ))
+        items.append(
+            QAItem(
+                qid=str(q["id"]),
+                kind=str(q.get("kind", "")),
+                question=str(q["question"]),
+                answer=str(q.get("answer", "")),
+                answerable=bool(q.get("answerable", True)),
+                match=q.get("match"),
+                relevant=[
+                    QAEntry(r["doc"], r.get("page"), r.get("section"), r.get("evidence"))
+                    for r in q.get("relevant", [])
+                ],
+            )
+        )
     return items

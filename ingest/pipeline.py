@@ -12,7 +12,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -26,8 +26,9 @@ from assistant.errors import EkaError
 from assistant.passages import passage_text, text_hash
 from assistant.store import StoredDocument
 from assistant.types import PUBLIC_GROUP, Chunk, Document
+from ingest.chunking import chunk_blocks
 from ingest.discover import Candidate, SidecarError, discover, read_sidecar
-from ingest.loaders import MIME_BY_SUFFIX, supported
+from ingest.loaders import MIME_BY_SUFFIX, Block, supported
 from ingest.worker import ParseJob, ParseResult, ParserPool
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,22 @@ class _Parsed:
     hashes: list[str]
 
 
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A document given as text rather than a file (a BEIR corpus entry, an API upload of plain text)."""
+
+    source: str
+    title: str
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    acl: tuple[str, ...] = ()
+
+
+def _meta_hash(title: Any, metadata: dict[str, Any], acl: frozenset[str]) -> str:
+    payload = {"title": title, "metadata": metadata, "acl": sorted(acl)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def file_sha256(path: Path) -> str:
     """sha256 of a file's bytes, hex."""
     digest = hashlib.sha256()
@@ -217,6 +234,68 @@ class Ingestor:
         report.wall_s = time.perf_counter() - started
         return report
 
+    def run_records(self, records: Iterable[Record], progress: Progress | None = None) -> IngestReport:
+        """Ingest in-memory text records (e.g. a BEIR corpus) through the same chunking, embedding and store.
+
+        A record's version is the sha256 of its title and text; unchanged records are skipped.
+        """
+        progress = progress or Progress()
+        report = IngestReport()
+        started = time.perf_counter()
+        records = list(records)
+        progress.start(len(records))
+        with self._lock():
+            count = self.assistant.token_counter()
+            pending: list[_Parsed] = []
+            for record in records:
+                sha = hashlib.sha256(f"{record.title}\n{record.text}".encode()).hexdigest()
+                acl = normalise_groups(record.acl)
+                meta_hash = _meta_hash(record.title, record.metadata, acl)
+                existing = self.store.document_by_source(record.source)
+                if (
+                    existing is not None
+                    and existing.document.sha256 == sha
+                    and existing.recipe == self.recipe
+                    and existing.meta_hash == meta_hash
+                ):
+                    outcome = FileOutcome(record.source, "unchanged")
+                    report.files.append(outcome)
+                    progress.advance(outcome)
+                    continue
+                blocks = [Block(p.strip(), None, ()) for p in record.text.split("\n\n") if p.strip()]
+                if not blocks:
+                    outcome = FileOutcome(record.source, "failed", "no text")
+                    report.files.append(outcome)
+                    progress.advance(outcome)
+                    continue
+                drafts = chunk_blocks(
+                    blocks, count, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens
+                )
+                candidate = Candidate(Path(record.source), Path(), record.source)
+                plan = _Plan(
+                    candidate,
+                    sha,
+                    len(record.text.encode()),
+                    record.title or None,
+                    dict(record.metadata),
+                    acl,
+                    meta_hash,
+                )
+                pending.append(
+                    self._prepare(
+                        plan, ParseResult(candidate.path, "text/plain", record.title, None, tuple(drafts))
+                    )
+                )
+                if sum(len(p.chunks) for p in pending) >= self.settings.ingest_batch_chunks:
+                    self._flush(pending, report, progress)
+                    pending = []
+            self._flush(pending, report, progress)
+            index_started = time.perf_counter()
+            self.assistant.indexes.current()
+            report.index_s = time.perf_counter() - index_started
+        report.wall_s = time.perf_counter() - started
+        return report
+
     @contextmanager
     def _lock(self) -> Iterator[None]:
         """One ingest at a time per store (searches are not blocked)."""
@@ -262,11 +341,7 @@ class Ingestor:
         groups = normalise_groups(acl or metadata.pop("acl", None) or metadata.pop("groups", None))
         metadata.pop("acl", None)
         metadata.pop("groups", None)
-        meta_hash = hashlib.sha256(
-            json.dumps(
-                {"title": title, "metadata": metadata, "acl": sorted(groups)}, sort_keys=True, default=str
-            ).encode()
-        ).hexdigest()
+        meta_hash = _meta_hash(title, metadata, groups)
         try:
             sha = file_sha256(candidate.path)
         except OSError as err:
