@@ -76,7 +76,7 @@ def qa(
     no_cache: NoCacheOpt = False,
     cache_dir: CacheOpt = None,
 ) -> None:
-    """Page/section-level retrieval metrics on a QA set; the corpus goes through the normal ingest pipeline."""
+    """Page/section-level retrieval metrics on a QA set; the corpus is ingested with the normal pipeline."""
     from eval.configs import resolve
     from eval.datasets import load_qa
     from eval.runner import corpus_digest, evaluate_qa

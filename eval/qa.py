@@ -1,8 +1,8 @@
 """Judging retrieved passages against a QA set's answer locations (engdocs-dev format).
 
-A passage is relevant to an entry when its document matches and, for a PDF, its page matches; for other formats
-when its section heading matches or it contains the evidence snippet (or its first or last half, since a chunk
-boundary may cut it), comparing after NFKC and whitespace collapsing.
+A passage is relevant to an entry when its document matches and, for a PDF, its page matches; for other
+formats when its section heading matches or it contains the evidence snippet (or its first or last half, since
+a chunk boundary may cut it), comparing after NFKC and whitespace collapsing.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def is_relevant(hit: EvalHit, entry: QAEntry) -> bool:
 
 
 def targets(item: QAItem) -> list[str]:
-    """The relevance targets of a question: one for ``match: any`` (any entry will do), one per entry for ``all``."""
+    """Relevance targets: one for ``match: any`` (any entry will do), one per entry for ``all``."""
     if item.match == "all":
         return [f"{item.qid}#{i}" for i in range(len(item.relevant))]
     return [f"{item.qid}#any"]

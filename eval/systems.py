@@ -25,7 +25,11 @@ class System(Protocol):
 
     build_s: float
     cached: bool
-    model_ids: list[str]
+
+    @property
+    def model_ids(self) -> list[str]:
+        """The models behind the ranking."""
+        ...
 
     def search(self, query: str, k: int) -> list[EvalHit]:
         """The top ``k`` passages for ``query``."""
@@ -139,7 +143,11 @@ class LangChainNaive:
         self.store = FAISS.from_documents(chunks, embeddings)
         self.build_s = time.perf_counter() - started
         self.cached = False
-        self.model_ids = [model_id]
+        self._model_ids = [model_id]
+
+    @property
+    def model_ids(self) -> list[str]:
+        return self._model_ids
 
     @classmethod
     def from_folder(cls, root: Path, model_path: str, model_id: str) -> LangChainNaive:

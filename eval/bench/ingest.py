@@ -21,8 +21,9 @@ from typing import Any
 
 from assistant.app import build_assistant
 from assistant.config import Settings
-from assistant.types import Principal, SearchMode
-from eval.quick_qa import answered
+from assistant.types import Principal, SearchMode, section_heading
+from eval.datasets import load_qa
+from eval.qa import EvalHit, answered_at, judge
 from ingest.pipeline import Ingestor
 
 
@@ -82,8 +83,7 @@ def run(corpus: Path, questions: Path | None, home: Path) -> dict[str, Any]:
         },
     }
     if questions is not None:
-        qs = [json.loads(line) for line in questions.read_text().splitlines() if line.strip()]
-        answerable = [q for q in qs if q.get("answerable", True)]
+        answerable = [q for q in load_qa(questions) if q.answerable and q.relevant]
         principal = Principal.of("bench", ["public"])
         assistant.retriever.search("warm up", principal, k=1)
         modes: tuple[SearchMode, ...] = ("dense", "lexical", "hybrid")
@@ -91,10 +91,23 @@ def run(corpus: Path, questions: Path | None, home: Path) -> dict[str, Any]:
             latencies, top1, top5 = [], 0, 0
             for q in answerable:
                 t = time.perf_counter()
-                hits = assistant.retriever.search(q["question"], principal, k=10, mode=mode)
+                hits = assistant.retriever.search(q.question, principal, k=10, mode=mode)
                 latencies.append((time.perf_counter() - t) * 1000)
-                top1 += answered(hits[:1], q)
-                top5 += answered(hits[:5], q)
+                labels = judge(
+                    q,
+                    [
+                        EvalHit(
+                            h.document.source,
+                            h.chunk.page,
+                            section_heading(h.chunk.section),
+                            h.chunk.text,
+                            h.score,
+                        )
+                        for h in hits
+                    ],
+                )
+                top1 += answered_at(q, labels, 1)
+                top5 += answered_at(q, labels, 5)
             result[f"search_{mode}"] = {
                 "questions": len(answerable),
                 "top1": top1,
