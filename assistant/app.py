@@ -9,8 +9,10 @@ from dataclasses import dataclass
 
 from assistant.config import Settings
 from assistant.embedding import ModelSpec, SentenceTransformerEmbedder, TokenCounter, model_spec
+from assistant.errors import ConfigError
 from assistant.index.derived import DerivedIndexes
-from assistant.retrieval import Retriever
+from assistant.rerank import make_reranker
+from assistant.retrieval import RetrievalParams, Retriever
 from assistant.store import Store
 
 
@@ -50,14 +52,28 @@ def build_assistant(settings: Settings, embedder: SentenceTransformerEmbedder | 
         embedder = SentenceTransformerEmbedder(
             spec, device=settings.device, batch_size=settings.embed_batch_size
         )
-    indexes = DerivedIndexes(store, settings.index_dir, spec.model_id, embedder.embed_passages)
-    retriever = Retriever(
+    indexes = DerivedIndexes(
         store,
-        indexes,
-        embedder,
+        settings.index_dir,
+        spec.model_id,
+        embedder.embed_passages,
+        bm25_k1=settings.bm25_k1,
+        bm25_b=settings.bm25_b,
+    )
+    params = RetrievalParams(
         candidates=settings.candidates,
         fusion=settings.fusion,
         dense_weight=settings.dense_weight,
         rrf_k=settings.rrf_k,
+        prf_docs=settings.prf_docs,
+        prf_dense_weight=settings.prf_dense_weight,
+        prf_terms=settings.prf_terms,
+        prf_lexical_weight=settings.prf_lexical_weight,
+        rerank_depth=settings.rerank_depth,
     )
+    try:
+        reranker = make_reranker(settings.reranker, embedder)
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    retriever = Retriever(store, indexes, embedder, params, reranker)
     return Assistant(settings, spec, store, embedder, indexes, retriever)

@@ -119,6 +119,10 @@ class SentenceTransformerEmbedder:
         """Whether the weights are in memory yet."""
         return self._model is not None
 
+    def model(self) -> SentenceTransformer:
+        """The loaded SentenceTransformer (loading it on first use)."""
+        return self._get()
+
     def _get(self) -> SentenceTransformer:
         with self._load_lock:
             if self._model is None:

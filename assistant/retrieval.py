@@ -16,8 +16,10 @@ import numpy as np
 from assistant.embedding import Embedder
 from assistant.filters import Filters, can_read, matches
 from assistant.index.derived import DerivedIndexes, Snapshot
+from assistant.passages import passage_text
+from assistant.rerank import Reranker
 from assistant.store import Store
-from assistant.types import Document, Hit, Principal, SearchMode
+from assistant.types import Chunk, Document, Hit, Principal, SearchMode
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,21 @@ def fuse_rrf(
     return fused
 
 
+@dataclass(frozen=True, slots=True)
+class RetrievalParams:
+    """How candidates are gathered, fused, expanded and reranked (all from ``Settings``)."""
+
+    candidates: int = 100
+    fusion: Fusion = "minmax"
+    dense_weight: float = 0.5
+    rrf_k: int = 60
+    prf_docs: int = 0  # pseudo-relevance feedback: how many top fused chunks feed the second round (0 = off)
+    prf_dense_weight: float = 0.5  # Rocchio: query + weight * mean(feedback vectors)
+    prf_terms: int = 0  # RM3-style expansion terms for BM25 (0 = off)
+    prf_lexical_weight: float = 0.3  # weight of the expansion terms against the original query
+    rerank_depth: int = 30
+
+
 class Retriever:
     """Searches the derived indexes of a store as a given principal.
 
@@ -74,25 +91,20 @@ class Retriever:
         store: Store,
         indexes: DerivedIndexes,
         embedder: Embedder,
-        *,
-        candidates: int = 100,
-        fusion: Fusion = "minmax",
-        dense_weight: float = 0.5,
-        rrf_k: int = 60,
+        params: RetrievalParams | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         self.store = store
         self.indexes = indexes
         self.embedder = embedder
-        self.candidates = candidates
-        self.fusion = fusion
-        self.dense_weight = dense_weight
-        self.rrf_k = rrf_k
+        self.params = params or RetrievalParams()
+        self.reranker = reranker
         self._catalog: Catalog | None = None
         self._allowed: OrderedDict[tuple[object, ...], np.ndarray | None] = OrderedDict()
 
     def model_ids(self) -> list[str]:
         """Models besides the embedder that shape the ranking (rerankers)."""
-        return []
+        return [self.reranker.model_id] if self.reranker is not None else []
 
     def search(
         self,
@@ -111,32 +123,114 @@ class Retriever:
         allowed = self._allowed_rows(catalog, principal.groups, filters or {})
         if allowed is not None and not len(allowed):
             return []
-        depth = max(k, self.candidates)
-        runs: list[tuple[np.ndarray, np.ndarray]] = []
-        if mode in ("hybrid", "dense"):
-            vector = self.embedder.embed_queries([query])[0]
-            runs.append(snapshot.dense.search(vector, depth if mode == "hybrid" else k, allowed))
+        params = self.params
+        depth = max(k, params.candidates, params.rerank_depth if self.reranker else 0)
+        vector = self.embedder.embed_queries([query])[0] if mode in ("hybrid", "dense") else None
+        ranked = self._first_round(snapshot, query, vector, depth, allowed, mode)
+        if params.prf_docs > 0 and ranked:
+            ranked = self._feedback_round(snapshot, catalog, query, vector, ranked, depth, allowed, mode)
+        retriever: Literal["dense", "lexical", "fused", "reranked"] = "fused" if mode == "hybrid" else mode
+        if self.reranker is not None and ranked:
+            ranked = self._rerank(catalog, query, ranked)
+            retriever = "reranked"
+        return self._hits(ranked[:k], catalog, principal, retriever)
+
+    def _runs(
+        self,
+        snapshot: Snapshot,
+        query: str | dict[str, float],
+        vector: np.ndarray | None,
+        depth: int,
+        allowed: np.ndarray | None,
+        mode: SearchMode,
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        runs = []
+        if mode in ("hybrid", "dense") and vector is not None:
+            runs.append(snapshot.dense.search(vector, depth, allowed))
         if mode in ("hybrid", "lexical"):
-            runs.append(snapshot.lexical.search(query, depth if mode == "hybrid" else k, allowed))
-        if mode == "hybrid":
-            weights = [self.dense_weight, 1.0 - self.dense_weight]
-            fused = (
-                fuse_rrf(runs, weights, self.rrf_k) if self.fusion == "rrf" else fuse_minmax(runs, weights)
-            )
-            ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
-            retriever: Literal["dense", "lexical", "fused"] = "fused"
-        else:
+            if isinstance(query, dict):
+                runs.append(snapshot.lexical.search_weighted(query, depth, allowed))
+            else:
+                runs.append(snapshot.lexical.search(query, depth, allowed))
+        return runs
+
+    def _combine(
+        self, runs: list[tuple[np.ndarray, np.ndarray]], mode: SearchMode
+    ) -> list[tuple[int, float]]:
+        if mode != "hybrid":
             ids, scores = runs[0]
-            ranked = list(zip(ids.tolist(), scores.tolist(), strict=True))[:k]
-            retriever = "dense" if mode == "dense" else "lexical"
-        return self._hits(ranked, catalog, principal, retriever)
+            return list(zip(ids.tolist(), scores.tolist(), strict=True))
+        weights = [self.params.dense_weight, 1.0 - self.params.dense_weight]
+        if self.params.fusion == "rrf":
+            fused = fuse_rrf(runs, weights, self.params.rrf_k)
+        else:
+            fused = fuse_minmax(runs, weights)
+        return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+    def _first_round(
+        self,
+        snapshot: Snapshot,
+        query: str,
+        vector: np.ndarray | None,
+        depth: int,
+        allowed: np.ndarray | None,
+        mode: SearchMode,
+    ) -> list[tuple[int, float]]:
+        return self._combine(self._runs(snapshot, query, vector, depth, allowed, mode), mode)
+
+    def _feedback_round(
+        self,
+        snapshot: Snapshot,
+        catalog: Catalog,
+        query: str,
+        vector: np.ndarray | None,
+        ranked: list[tuple[int, float]],
+        depth: int,
+        allowed: np.ndarray | None,
+        mode: SearchMode,
+    ) -> list[tuple[int, float]]:
+        """Pseudo-relevance feedback: move the dense query towards the top results (Rocchio) and add their
+        most telling terms to the lexical query (RM3-style), then search again."""
+        params = self.params
+        feedback = [row for row, _ in ranked[: params.prf_docs]]
+        if vector is not None and params.prf_dense_weight > 0:
+            centroid = np.mean([snapshot.dense.vector(r) for r in feedback], axis=0)
+            moved = vector + params.prf_dense_weight * centroid
+            vector = (moved / max(float(np.linalg.norm(moved)), 1e-9)).astype(np.float32)
+        lexical_query: str | dict[str, float] = query
+        if mode in ("hybrid", "lexical") and params.prf_terms > 0:
+            chunks = self.store.chunks_by_rowid(feedback)
+            passages = [self._passage(catalog, chunks[r]) for r in feedback if r in chunks]
+            lexical_query = snapshot.lexical.expand(
+                query, passages, params.prf_terms, params.prf_lexical_weight
+            )
+        return self._combine(self._runs(snapshot, lexical_query, vector, depth, allowed, mode), mode)
+
+    def _rerank(
+        self, catalog: Catalog, query: str, ranked: list[tuple[int, float]]
+    ) -> list[tuple[int, float]]:
+        assert self.reranker is not None
+        head = ranked[: self.params.rerank_depth]
+        chunks = self.store.chunks_by_rowid([row for row, _ in head])
+        passages = [self._passage(catalog, chunks[row]) if row in chunks else "" for row, _ in head]
+        scores = self.reranker.score(query, passages)
+        reordered = sorted(zip([row for row, _ in head], scores, strict=True), key=lambda item: -item[1])
+        floor = min(scores, default=0.0)
+        # Candidates below the reranked head keep their order, below every reranked score.
+        tail = [(row, floor - 1.0 - i) for i, (row, _) in enumerate(ranked[len(head) :])]
+        return reordered + tail
+
+    @staticmethod
+    def _passage(catalog: Catalog, chunk: Chunk) -> str:
+        document = catalog.documents.get(chunk.doc_id)
+        return passage_text(document.title if document else None, chunk.section, chunk.text)
 
     def _hits(
         self,
         ranked: list[tuple[int, float]],
         catalog: Catalog,
         principal: Principal,
-        retriever: Literal["dense", "lexical", "fused"],
+        retriever: Literal["dense", "lexical", "fused", "reranked"],
     ) -> list[Hit]:
         chunks = self.store.chunks_by_rowid([row for row, _ in ranked])
         hits: list[Hit] = []

@@ -13,6 +13,8 @@ from functools import lru_cache
 
 import Stemmer
 
+TOKENIZER_VERSION = "tok1"  # bump when tokenisation changes: lexical indexes are then rebuilt
+
 # A run of letters/digits, optionally joined by - _ . / : + (only between alphanumerics), with an optional ±.
 _COMPOUND = re.compile(r"±?[^\W_]+(?:[-_./:+][^\W_]+)*")
 _PARTS = re.compile(r"[^\W_]+")

@@ -18,7 +18,7 @@ from eval.datasets import BeirDataset, QAItem
 from eval.metrics import recall_curve, retrieval_metrics
 from eval.qa import EvalHit, answered_at, judge, targets
 from eval.systems import LangChainNaive, System, beir_records, build_eka
-from ingest.pipeline import Ingestor
+from ingest.pipeline import Ingestor, IngestReport
 
 BEIR_DEPTH_CHUNKS = 300  # chunks retrieved per query so that ~100 distinct documents remain after grouping
 QA_DEPTH = 100
@@ -134,7 +134,7 @@ def _beir_system(
         return LangChainNaive.from_corpus(dataset.corpus, str(spec.path()), spec.model_id)
     records = beir_records(dataset.corpus)
 
-    def load(ingestor: Ingestor) -> object:
+    def load(ingestor: Ingestor) -> IngestReport:
         return ingestor.run_records(records)
 
     return build_eka(config, base, cache_dir, dataset.name, dataset.sha256, load, embedder, None, no_cache)
@@ -220,7 +220,7 @@ def _qa_system(
         spec = model_spec(base.embedding_model)
         return LangChainNaive.from_folder(corpus, str(spec.path()), spec.model_id)
 
-    def load(ingestor: Ingestor) -> object:
+    def load(ingestor: Ingestor) -> IngestReport:
         return ingestor.run([corpus])
 
     return build_eka(config, base, cache_dir, name, corpus_sha, load, embedder, groups, no_cache)

@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 
 _NUMBERED = re.compile(r"^(?P<num>\d{1,3}(?:\.\d{1,3}){0,5})\.?\s+(?P<title>[A-Z][^\n]{1,120})$")
 _APPENDIX = re.compile(
-    r"^(?:APPENDIX|Appendix|ANNEX|Annex|CHAPTER|Chapter)\s+(?:[A-Z]{1,6}|\d{1,2})\b(?:[.:]|\s+[-–—])?"
+    r"^(?P<id>(?:APPENDIX|Appendix|ANNEX|Annex|CHAPTER|Chapter)\s+(?:[A-Z]{1,6}|\d{1,2}))\b(?:[.:]|\s+[-–—])?"
     r"(?:\s+[A-Z(][^\n]{0,100})?$"
+)
+_DANGLING = frozenset(
+    ["a", "an", "the", "of", "to", "in", "on", "at", "for", "and", "or", "but", "is", "are", "be", "by", "with", "from", "as", "that", "which", "when", "if", "than", "into"]
 )
 # Table-of-contents lines: dot leaders, or a title that ends in a page number ("2.1 Scope 5", "Intro 1.3").
 _TOC_TAIL = re.compile(r"(?:\.{3,}|(?:\s\.){3,}|\s[ivxlc]+|\s\d+(?:[.-]\d+)?)\s*$")
@@ -36,12 +39,18 @@ class HeadingTracker:
             self.path.pop()
         self.path.append((level, text))
 
-    def numbered(self, line: str) -> bool:
-        """If ``line`` is a plausible numbered or appendix heading, enter it and return True."""
+    def numbered(self, line: str, next_line: str | None = None) -> bool:
+        """If ``line`` is a plausible numbered or appendix heading, enter it and return True.
+
+        ``next_line`` (when known) rejects wrapped sentences: a heading is not continued in lower case.
+        """
         line = " ".join(line.split())
+        if next_line and next_line.lstrip()[:1].islower():
+            return False
         if not line or len(line) > 130:
             return False
-        if _APPENDIX.match(line) and len(line.split()) <= 14 and not _TOC_TAIL.search(line):
+        appendix = _APPENDIX.match(line)
+        if appendix and len(line.split()) <= 14 and not _TOC_TAIL.search(line[len(appendix.group("id")) :]):
             self.number = ()
             self.push(1, line)
             return True
@@ -49,8 +58,10 @@ class HeadingTracker:
         if match is None:
             return False
         title = match.group("title")
-        if _TOC_TAIL.search(title):
+        if _TOC_TAIL.search(title) or match.group("num").startswith("0"):
             return False
+        if title.split()[-1].lower() in _DANGLING:
+            return False  # "2. Precise pilot technique is" — a numbered sentence wrapped onto the next line
         words = title.split()
         if len(words) > 14 or title.endswith((",", ";", "=")) or sum(c.isalpha() for c in title) < 3:
             return False

@@ -186,10 +186,9 @@ def load_pdf(path: Path) -> Parsed:
     tracker = HeadingTracker()
     blocks: list[Block] = []
     for number, lines in enumerate(raw_pages, start=1):
-        for line in lines:
-            if _shape(line) in boiler:
-                continue
-            if tracker.numbered(line):
+        kept = [line for line in lines if _shape(line) not in boiler]
+        for i, line in enumerate(kept):
+            if tracker.numbered(line, kept[i + 1] if i + 1 < len(kept) else None):
                 blocks.append(Block(" ".join(line.split()), number, tracker.section(), "heading"))
             else:
                 blocks.append(Block(line, number, tracker.section()))

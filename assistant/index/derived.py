@@ -24,6 +24,7 @@ from assistant.fsutil import dir_digest, publish_dir
 from assistant.index.dense import FaissIndex
 from assistant.index.lexical import Bm25Index
 from assistant.store import DerivedRecord, IndexRows, Store
+from assistant.tokenize import TOKENIZER_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,22 @@ class DerivedIndexes:
         embed: embeds passages whose vectors are not cached yet (only needed after a model change).
     """
 
-    def __init__(self, store: Store, folder: Path, model_id: str, embed: EmbedFn) -> None:
+    def __init__(
+        self,
+        store: Store,
+        folder: Path,
+        model_id: str,
+        embed: EmbedFn,
+        bm25_k1: float = 1.2,
+        bm25_b: float = 0.75,
+    ) -> None:
         self.store = store
         self.folder = folder
         self.model_id = model_id
+        self.bm25_k1 = bm25_k1
+        self.bm25_b = bm25_b
+        # What each index was built with; a different recipe on open means a rebuild.
+        self.recipes = {"dense": model_id, "lexical": f"bm25s:k1={bm25_k1}:b={bm25_b}:{TOKENIZER_VERSION}"}
         self._embed = embed
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
@@ -91,7 +104,7 @@ class DerivedIndexes:
         if record is None:
             log.info("no %s index yet; building it", name)
             return None
-        if record.generation != generation or record.model_id != self.model_id:
+        if record.generation != generation or record.model_id != self.recipes[name]:
             log.info(
                 "%s index is from generation %s, store is at %s; rebuilding",
                 name,
@@ -117,7 +130,7 @@ class DerivedIndexes:
             rows = self.store.index_rows()
             started = time.perf_counter()
             dense = FaissIndex.build(rows.rowids, self._vectors(rows))
-            lexical = Bm25Index.build(rows.rowids, rows.passages)
+            lexical = Bm25Index.build(rows.rowids, rows.passages, k1=self.bm25_k1, b=self.bm25_b)
             recorded = [
                 self._publish(name, index, generation)
                 for name, index in (("dense", dense), ("lexical", lexical))
@@ -161,7 +174,9 @@ class DerivedIndexes:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         digest = dir_digest(self.folder / final_name)
-        return self.store.record_derived(DerivedRecord(name, generation, final_name, digest, self.model_id))
+        return self.store.record_derived(
+            DerivedRecord(name, generation, final_name, digest, self.recipes[name])
+        )
 
     def _collect_garbage(self) -> None:
         """Remove index folders no record points to, and temp folders of processes that are gone."""
@@ -196,8 +211,8 @@ class DerivedIndexes:
                 problems.append(
                     f"{name}: built from generation {record.generation}, store is at {generation}"
                 )
-            if record.model_id != self.model_id:
-                problems.append(f"{name}: built with {record.model_id}, configured model is {self.model_id}")
+            if record.model_id != self.recipes[name]:
+                problems.append(f"{name}: built with {record.model_id}, configured is {self.recipes[name]}")
             path = self.folder / record.path
             try:
                 if dir_digest(path) != record.sha256:

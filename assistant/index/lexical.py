@@ -65,6 +65,59 @@ class Bm25Index:
         if self._model is None or not tokens or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         scores = np.asarray(self._model.get_scores(tokens), dtype=np.float32)
+        return self._top(scores, k, allowed)
+
+    def search_weighted(
+        self, terms: dict[str, float], k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`search`, for a query given as weighted tokens (already tokenised)."""
+        vocab = self._vocab()
+        terms = {t: w for t, w in terms.items() if t in vocab and w > 0}
+        if self._model is None or not terms or k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores = np.zeros(len(self._rows), dtype=np.float32)
+        for term, weight in terms.items():
+            scores += weight * np.asarray(self._model.get_scores([term]), dtype=np.float32)
+        return self._top(scores, k, allowed)
+
+    def expand(self, query: str, passages: Sequence[str], terms: int, weight: float) -> dict[str, float]:
+        """RM3-style query expansion: the query tokens (weight 1 each) plus the ``terms`` tokens most
+        frequent in the feedback passages relative to the corpus (IDF-weighted), scaled to ``weight``."""
+        original = tokenize(query)
+        weights: dict[str, float] = {}
+        for token in original:
+            weights[token] = weights.get(token, 0.0) + 1.0
+        counts: dict[str, float] = {}
+        for passage in passages:
+            tokens = tokenize(passage)
+            for token in tokens:
+                counts[token] = counts.get(token, 0.0) + 1.0 / max(len(tokens), 1)
+        idf = self._idf()
+        ranked = sorted(
+            ((c * idf.get(t, 0.0), t) for t, c in counts.items() if t not in weights), reverse=True
+        )
+        chosen = [(score, t) for score, t in ranked[:terms] if score > 0]
+        total = sum(score for score, _ in chosen)
+        for score, token in chosen:
+            weights[token] = weight * len(original) * score / total
+        return weights
+
+    def _idf(self) -> dict[str, float]:
+        if not hasattr(self, "_idf_cache"):
+            model = self._model
+            if model is None:
+                return {}
+            indptr = np.asarray(model.scores["indptr"])
+            frequencies = np.diff(indptr)  # documents per vocabulary id (CSC columns)
+            n = len(self._rows)
+            self._idf_cache = {
+                t: float(np.log(1 + (n - frequencies[i] + 0.5) / (frequencies[i] + 0.5)))
+                for t, i in model.vocab_dict.items()
+                if i < len(frequencies)
+            }
+        return self._idf_cache
+
+    def _top(self, scores: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if allowed is not None:
             mask = np.zeros(len(scores), dtype=bool)
             mask[np.searchsorted(self._rows, allowed[np.isin(allowed, self._rows)])] = True

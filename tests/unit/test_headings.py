@@ -29,3 +29,13 @@ def test_appendix_headings_are_recognised() -> None:
     tracker = HeadingTracker()
     assert tracker.numbered("APPENDIX A GUIDANCE FOR THE SYSTEM SAFETY EFFORT")
     assert not HeadingTracker().numbered("Chapter 21, an implementation that does not require")
+
+
+def test_wrapped_sentences_and_zero_padded_cells_are_not_headings() -> None:
+    tracker = HeadingTracker()
+    assert tracker.numbered("1. Flight preparation")
+    assert not tracker.numbered("2. Precise pilot technique is", "essential for repeatable results.")
+    assert not tracker.numbered("2. Precise pilot technique is")
+    assert not tracker.numbered("2 Stall warning systems", "are checked before every flight")
+    assert not HeadingTracker().numbered("01 D 64-bit double-precision")
+    assert tracker.numbered("2 Stall warning systems", "The stick shaker fires at 1.07 Vs.")
