@@ -10,8 +10,27 @@ _APPENDIX = re.compile(
     r"^(?P<id>(?:APPENDIX|Appendix|ANNEX|Annex|CHAPTER|Chapter)\s+(?:[A-Z]{1,6}|\d{1,2}))\b(?:[.:]|\s+[-–—])?"
     r"(?:\s+[A-Z(][^\n]{0,100})?$"
 )
-_DANGLING = frozenset(
-    ["a", "an", "the", "of", "to", "in", "on", "at", "for", "and", "or", "but", "is", "are", "be", "by", "with", "from", "as", "that", "which", "when", "if", "than", "into"]
+_DANGLING = frozenset(  # a title ending in one of these is a sentence wrapped onto the next line
+    {
+        "a",
+        "an",
+        "the",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "and",
+        "or",
+        "but",
+        "is",
+        "are",
+        "be",
+        "by",
+        "with",
+    }
+    | {"from", "as", "that", "which", "when", "if", "than", "into"}
 )
 # Table-of-contents lines: dot leaders, or a title that ends in a page number ("2.1 Scope 5", "Intro 1.3").
 _TOC_TAIL = re.compile(r"(?:\.{3,}|(?:\s\.){3,}|\s[ivxlc]+|\s\d+(?:[.-]\d+)?)\s*$")
