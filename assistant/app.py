@@ -70,6 +70,8 @@ def build_assistant(settings: Settings, embedder: SentenceTransformerEmbedder | 
         prf_terms=settings.prf_terms,
         prf_lexical_weight=settings.prf_lexical_weight,
         rerank_depth=settings.rerank_depth,
+        rerank_weight=settings.rerank_weight,
+        max_per_page=settings.max_per_page,
     )
     try:
         reranker = make_reranker(settings.reranker, embedder)

@@ -39,13 +39,15 @@ class Settings(BaseSettings):
     dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of dense scores in min-max fusion.")
     rrf_k: int = Field(60, ge=1)
     reranker: str = Field(
-        "none", description="Reranker of the fused candidates: none (see assistant.rerank)."
+        "late-interaction", description="Reranker of the fused candidates: late-interaction or none."
     )
-    rerank_depth: int = Field(30, ge=1, le=1000, description="Fused candidates the reranker sees.")
+    rerank_depth: int = Field(20, ge=1, le=1000, description="Fused candidates the reranker sees.")
+    rerank_weight: float = Field(0.5, ge=0.0, le=1.0, description="Reranker share of the final score.")
     prf_docs: int = Field(0, ge=0, le=100, description="Pseudo-relevance feedback depth (0 = off).")
     prf_dense_weight: float = Field(0.5, ge=0.0, le=10.0, description="Rocchio feedback weight.")
     prf_terms: int = Field(0, ge=0, le=100, description="Expansion terms added to the BM25 query (0 = off).")
     prf_lexical_weight: float = Field(0.3, ge=0.0, le=10.0, description="Weight of the expansion terms.")
+    max_per_page: int = Field(1, ge=0, le=100, description="Chunks per page/section before others (0 = off).")
     bm25_k1: float = Field(1.2, gt=0.0, le=10.0, description="BM25 term-frequency saturation.")
     bm25_b: float = Field(0.75, ge=0.0, le=1.0, description="BM25 length normalisation.")
     default_groups: str = Field("public", description="Groups used by the CLI when --groups is not given.")

@@ -75,6 +75,13 @@ class RetrievalParams:
     prf_terms: int = 0  # RM3-style expansion terms for BM25 (0 = off)
     prf_lexical_weight: float = 0.3  # weight of the expansion terms against the original query
     rerank_depth: int = 30
+    rerank_weight: float = 1.0  # 1 = reranker score alone; below 1 blends in the first-stage score
+    max_per_page: int = 0  # diversify: later chunks of an already-listed page or section go after the rest
+
+
+def _minmax(values: np.ndarray) -> np.ndarray:
+    span = float(values.max() - values.min()) if len(values) else 0.0
+    return (values - values.min()) / span if span > 0 else np.ones_like(values)
 
 
 class Retriever:
@@ -126,14 +133,35 @@ class Retriever:
         params = self.params
         depth = max(k, params.candidates, params.rerank_depth if self.reranker else 0)
         vector = self.embedder.embed_queries([query])[0] if mode in ("hybrid", "dense") else None
-        ranked = self._first_round(snapshot, query, vector, depth, allowed, mode)
+        ranked = self._combine(self._runs(snapshot, query, vector, depth, allowed, mode), mode)
         if params.prf_docs > 0 and ranked:
             ranked = self._feedback_round(snapshot, catalog, query, vector, ranked, depth, allowed, mode)
         retriever: Literal["dense", "lexical", "fused", "reranked"] = "fused" if mode == "hybrid" else mode
         if self.reranker is not None and ranked:
             ranked = self._rerank(catalog, query, ranked)
             retriever = "reranked"
+        if params.max_per_page > 0:
+            ranked = self._diversify(ranked[:depth], params.max_per_page)
         return self._hits(ranked[:k], catalog, principal, retriever)
+
+    def _diversify(self, ranked: list[tuple[int, float]], limit: int) -> list[tuple[int, float]]:
+        """Keep at most ``limit`` chunks per page (or section) in front; the others follow in order."""
+        chunks = self.store.chunks_by_rowid([row for row, _ in ranked])
+        seen: dict[tuple[str, object], int] = {}
+        head: list[tuple[int, float]] = []
+        tail: list[tuple[int, float]] = []
+        for row, score in ranked:
+            chunk = chunks.get(row)
+            key = (
+                (chunk.doc_id, chunk.page if chunk.page is not None else chunk.section)
+                if chunk
+                else ("", row)
+            )
+            seen[key] = seen.get(key, 0) + 1
+            (head if seen[key] <= limit else tail).append((row, score))
+        # Demoted chunks keep their order; their scores are capped so the list stays descending.
+        cap = head[-1][1] if head else 0.0
+        return head + [(row, min(score, cap) - 1e-6 * (i + 1)) for i, (row, score) in enumerate(tail)]
 
     def _runs(
         self,
@@ -166,17 +194,6 @@ class Retriever:
         else:
             fused = fuse_minmax(runs, weights)
         return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
-
-    def _first_round(
-        self,
-        snapshot: Snapshot,
-        query: str,
-        vector: np.ndarray | None,
-        depth: int,
-        allowed: np.ndarray | None,
-        mode: SearchMode,
-    ) -> list[tuple[int, float]]:
-        return self._combine(self._runs(snapshot, query, vector, depth, allowed, mode), mode)
 
     def _feedback_round(
         self,
@@ -213,9 +230,15 @@ class Retriever:
         head = ranked[: self.params.rerank_depth]
         chunks = self.store.chunks_by_rowid([row for row, _ in head])
         passages = [self._passage(catalog, chunks[row]) if row in chunks else "" for row, _ in head]
-        scores = self.reranker.score(query, passages)
-        reordered = sorted(zip([row for row, _ in head], scores, strict=True), key=lambda item: -item[1])
-        floor = min(scores, default=0.0)
+        scores = np.asarray(self.reranker.score(query, passages), dtype=np.float64)
+        weight = self.params.rerank_weight
+        if weight < 1.0:  # blend with the first-stage score, both min-max normalised over the head
+            first = np.asarray([score for _, score in head], dtype=np.float64)
+            scores = weight * _minmax(scores) + (1.0 - weight) * _minmax(first)
+        reordered = sorted(
+            zip([row for row, _ in head], scores.tolist(), strict=True), key=lambda item: -item[1]
+        )
+        floor = float(scores.min()) if len(scores) else 0.0
         # Candidates below the reranked head keep their order, below every reranked score.
         tail = [(row, floor - 1.0 - i) for i, (row, _) in enumerate(ranked[len(head) :])]
         return reordered + tail

@@ -34,7 +34,9 @@ BUILTIN: dict[str, EvalConfig] = {
     "lexical": EvalConfig("lexical", mode="lexical", overrides={"reranker": "none"}),
     "dense": EvalConfig("dense", mode="dense", overrides={"reranker": "none"}),
     "hybrid": EvalConfig("hybrid", mode="hybrid", overrides={"reranker": "none"}),
-    "hybrid+rerank": EvalConfig("hybrid+rerank", mode="hybrid", overrides={"reranker": "prf"}),
+    "hybrid+rerank": EvalConfig(
+        "hybrid+rerank", mode="hybrid", overrides={"reranker": "late-interaction", "rerank_weight": 1.0}
+    ),
     "langchain-naive": EvalConfig("langchain-naive", kind="langchain"),
 }
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import statistics
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -235,6 +234,3 @@ def corpus_digest(root: Path) -> str:
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
-
-
-ProgressFactory = Callable[[], Progress]

@@ -1,0 +1,63 @@
+"""Second-stage retrieval on real components: reranking, page diversity, pseudo-relevance feedback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from assistant.app import Assistant
+from assistant.embedding import SentenceTransformerEmbedder
+from assistant.rerank import LateInteractionReranker, make_reranker
+from assistant.types import Principal
+from ingest.pipeline import Ingestor
+
+pytestmark = pytest.mark.integration
+
+EVERYONE = [
+    "public",
+    "battery",
+    "security",
+    "software",
+    "powertrain",
+    "quality",
+    "brand-kestrel",
+    "brand-tamsin",
+]
+
+
+def test_late_interaction_prefers_the_passage_that_answers(embedder: SentenceTransformerEmbedder) -> None:
+    reranker = LateInteractionReranker(embedder)
+    scores = reranker.score(
+        "minimum brake pad lining thickness before replacement",
+        ["Replace the pads when the lining is thinner than 2 mm.", "The coolant pump runs at 3000 rpm."],
+    )
+    assert scores[0] > scores[1]
+    assert make_reranker("none", embedder) is None
+    with pytest.raises(ValueError, match="unknown reranker"):
+        make_reranker("magic", embedder)
+
+
+def test_default_search_lists_distinct_pages_first(ingested_samples: Assistant) -> None:
+    hits = ingested_samples.retriever.search("brake pad wear sensor", Principal.of("a", EVERYONE), k=8)
+    keys = [(h.chunk.doc_id, h.chunk.page or h.chunk.section) for h in hits]
+    assert len(set(keys)) == len(keys)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert hits[0].retriever == "reranked"
+
+
+def test_every_second_stage_keeps_access_control(
+    make_assistant: Callable[..., Assistant], tmp_path: Path
+) -> None:
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "open.md").write_text("# Pads\n\nBrake pads must be replaced below 2 mm of lining.\n")
+    (root / "secret.md").write_text("# Pads (restricted)\n\nBrake pad supplier price is 4.10 EUR per pad.\n")
+    (root / "secret.md.meta.yaml").write_text("acl: [purchasing]\n")
+    for overrides in ({"reranker": "late-interaction"}, {"prf_docs": 2, "prf_terms": 5}, {"max_per_page": 1}):
+        assistant = make_assistant(f"home-{len(overrides)}-{next(iter(overrides))}", **overrides)
+        Ingestor(assistant).run([root])
+        for mode in ("hybrid", "dense", "lexical"):
+            hits = assistant.retriever.search("brake pad price", Principal.of("x"), k=10, mode=mode)  # type: ignore[arg-type]
+            assert hits and {h.document.source for h in hits} == {"open.md"}, (overrides, mode)
