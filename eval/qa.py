@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from assistant.types import Hit, section_heading
 from eval.datasets import QAEntry, QAItem
 
 
@@ -24,6 +25,18 @@ class EvalHit:
     text: str
     score: float
     chunk_id: str = ""
+
+    @classmethod
+    def of(cls, hit: Hit) -> EvalHit:
+        """An eka hit as the harness sees it (the innermost heading stands for the section)."""
+        return cls(
+            hit.document.source,
+            hit.chunk.page,
+            section_heading(hit.chunk.section),
+            hit.chunk.text,
+            hit.score,
+            hit.chunk.chunk_id,
+        )
 
 
 def norm(text: str) -> str:

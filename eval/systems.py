@@ -13,7 +13,7 @@ from typing import Protocol
 from assistant.app import Assistant, build_assistant
 from assistant.config import Settings
 from assistant.embedding import SentenceTransformerEmbedder
-from assistant.types import Principal, SearchMode, section_heading
+from assistant.types import Principal, SearchMode
 from eval.configs import INDEX_SETTINGS, EvalConfig
 from eval.datasets import CorpusDoc
 from eval.qa import EvalHit
@@ -68,17 +68,7 @@ class EkaSystem:
 
     def search(self, query: str, k: int) -> list[EvalHit]:
         hits = self.assistant.retriever.search(query, self.principal, k=k, mode=self.mode)
-        return [
-            EvalHit(
-                h.document.source,
-                h.chunk.page,
-                section_heading(h.chunk.section),
-                h.chunk.text,
-                h.score,
-                h.chunk.chunk_id,
-            )
-            for h in hits
-        ]
+        return [EvalHit.of(h) for h in hits]
 
     def close(self) -> None:
         self.assistant.close()

@@ -22,7 +22,7 @@ from typing import Any
 
 from assistant.app import Assistant, build_assistant
 from assistant.config import Settings
-from assistant.types import Principal, SearchMode, section_heading
+from assistant.types import Principal, SearchMode
 from eval.datasets import load_qa
 from eval.qa import EvalHit, answered_at, judge
 from ingest.pipeline import Ingestor
@@ -100,19 +100,7 @@ def run(corpus: Path, questions: Path | None, home: Path) -> dict[str, Any]:
                 t = time.perf_counter()
                 hits = system.retriever.search(q.question, principal, k=10, mode=mode)
                 latencies.append((time.perf_counter() - t) * 1000)
-                labels = judge(
-                    q,
-                    [
-                        EvalHit(
-                            h.document.source,
-                            h.chunk.page,
-                            section_heading(h.chunk.section),
-                            h.chunk.text,
-                            h.score,
-                        )
-                        for h in hits
-                    ],
-                )
+                labels = judge(q, [EvalHit.of(h) for h in hits])
                 top1 += answered_at(q, labels, 1)
                 top5 += answered_at(q, labels, 5)
             result[f"search_{name}"] = {
