@@ -121,9 +121,6 @@ class SentenceTransformerEmbedder:
 
     def model(self) -> SentenceTransformer:
         """The loaded SentenceTransformer (loading it on first use)."""
-        return self._get()
-
-    def _get(self) -> SentenceTransformer:
         with self._load_lock:
             if self._model is None:
                 from sentence_transformers import SentenceTransformer
@@ -136,7 +133,7 @@ class SentenceTransformerEmbedder:
     def _encode(self, texts: Sequence[str], prefix: str, progress: Callable[[int], Any] | None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        model = self._get()
+        model = self.model()
         out = []
         # Large calls let sentence-transformers sort by length and pad less; slices keep progress moving.
         step = self.batch_size * 8

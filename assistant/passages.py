@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 
-from assistant.types import SECTION_SEPARATOR
-
 
 def passage_text(title: str | None, section: str | None, text: str) -> str:
     """A chunk's text with its document title and section path in front, so both retrievers see context.
@@ -21,6 +19,3 @@ def passage_text(title: str | None, section: str | None, text: str) -> str:
 def text_hash(text: str) -> str:
     """sha256 of a passage's UTF-8 bytes, hex."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-__all__ = ["SECTION_SEPARATOR", "passage_text", "text_hash"]

@@ -84,6 +84,20 @@ def _minmax(values: np.ndarray) -> np.ndarray:
     return (values - values.min()) / span if span > 0 else np.ones_like(values)
 
 
+class _ChunkCache:
+    """Chunks fetched from the store once per search, whichever stage asks first."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.known: dict[int, Chunk] = {}
+
+    def __call__(self, rows: list[int]) -> dict[int, Chunk]:
+        missing = [row for row in rows if row not in self.known]
+        if missing:
+            self.known.update(self.store.chunks_by_rowid(missing))
+        return self.known
+
+
 class Retriever:
     """Searches the derived indexes of a store as a given principal.
 
@@ -134,19 +148,24 @@ class Retriever:
         depth = max(k, params.candidates, params.rerank_depth if self.reranker else 0)
         vector = self.embedder.embed_queries([query])[0] if mode in ("hybrid", "dense") else None
         ranked = self._combine(self._runs(snapshot, query, vector, depth, allowed, mode), mode)
+        chunks = _ChunkCache(self.store)
         if params.prf_docs > 0 and ranked:
-            ranked = self._feedback_round(snapshot, catalog, query, vector, ranked, depth, allowed, mode)
+            ranked = self._feedback_round(
+                snapshot, catalog, chunks, query, vector, ranked, depth, allowed, mode
+            )
         retriever: Literal["dense", "lexical", "fused", "reranked"] = "fused" if mode == "hybrid" else mode
         if self.reranker is not None and ranked:
-            ranked = self._rerank(catalog, query, ranked)
+            ranked = self._rerank(catalog, chunks, query, ranked)
             retriever = "reranked"
         if params.max_per_page > 0:
-            ranked = self._diversify(ranked[:depth], params.max_per_page)
-        return self._hits(ranked[:k], catalog, principal, retriever)
+            ranked = self._diversify(chunks, ranked[:depth], params.max_per_page)
+        return self._hits(chunks, ranked[:k], catalog, principal, retriever)
 
-    def _diversify(self, ranked: list[tuple[int, float]], limit: int) -> list[tuple[int, float]]:
+    def _diversify(
+        self, cache: _ChunkCache, ranked: list[tuple[int, float]], limit: int
+    ) -> list[tuple[int, float]]:
         """Keep at most ``limit`` chunks per page (or section) in front; the others follow in order."""
-        chunks = self.store.chunks_by_rowid([row for row, _ in ranked])
+        chunks = cache([row for row, _ in ranked])
         seen: dict[tuple[str, object], int] = {}
         head: list[tuple[int, float]] = []
         tail: list[tuple[int, float]] = []
@@ -199,6 +218,7 @@ class Retriever:
         self,
         snapshot: Snapshot,
         catalog: Catalog,
+        cache: _ChunkCache,
         query: str,
         vector: np.ndarray | None,
         ranked: list[tuple[int, float]],
@@ -216,7 +236,7 @@ class Retriever:
             vector = (moved / max(float(np.linalg.norm(moved)), 1e-9)).astype(np.float32)
         lexical_query: str | dict[str, float] = query
         if mode in ("hybrid", "lexical") and params.prf_terms > 0:
-            chunks = self.store.chunks_by_rowid(feedback)
+            chunks = cache(feedback)
             passages = [self._passage(catalog, chunks[r]) for r in feedback if r in chunks]
             lexical_query = snapshot.lexical.expand(
                 query, passages, params.prf_terms, params.prf_lexical_weight
@@ -224,11 +244,11 @@ class Retriever:
         return self._combine(self._runs(snapshot, lexical_query, vector, depth, allowed, mode), mode)
 
     def _rerank(
-        self, catalog: Catalog, query: str, ranked: list[tuple[int, float]]
+        self, catalog: Catalog, cache: _ChunkCache, query: str, ranked: list[tuple[int, float]]
     ) -> list[tuple[int, float]]:
         assert self.reranker is not None
         head = ranked[: self.params.rerank_depth]
-        chunks = self.store.chunks_by_rowid([row for row, _ in head])
+        chunks = cache([row for row, _ in head])
         passages = [self._passage(catalog, chunks[row]) if row in chunks else "" for row, _ in head]
         scores = np.asarray(self.reranker.score(query, passages), dtype=np.float64)
         weight = self.params.rerank_weight
@@ -250,12 +270,13 @@ class Retriever:
 
     def _hits(
         self,
+        cache: _ChunkCache,
         ranked: list[tuple[int, float]],
         catalog: Catalog,
         principal: Principal,
         retriever: Literal["dense", "lexical", "fused", "reranked"],
     ) -> list[Hit]:
-        chunks = self.store.chunks_by_rowid([row for row, _ in ranked])
+        chunks = cache([row for row, _ in ranked])
         hits: list[Hit] = []
         for row, score in ranked:
             chunk = chunks.get(row)

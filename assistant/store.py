@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import NotFound
+from assistant.passages import passage_text
 from assistant.types import Chunk, Document
 
 log = logging.getLogger(__name__)
@@ -199,6 +200,12 @@ class Store:
                 "generation": self.generation(),
             }
 
+    def chunk_counts(self) -> dict[str, int]:
+        """Number of chunks per document id."""
+        with self._lock:
+            rows = self._db.execute("SELECT doc_id, count(*) FROM chunks GROUP BY doc_id").fetchall()
+        return {doc_id: n for doc_id, n in rows}
+
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         """A document's chunks in reading order."""
         with self._lock:
@@ -237,8 +244,6 @@ class Store:
 
     def index_rows(self) -> IndexRows:
         """All chunks in row order with the passage text the indexes are built from."""
-        from assistant.passages import passage_text
-
         rowids: list[int] = []
         doc_ids: list[str] = []
         hashes: list[str] = []

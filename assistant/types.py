@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 PUBLIC_GROUP = "public"
+SECTION_SEPARATOR = " > "  # joins the headings of a section path
 
 Retriever = Literal["dense", "lexical", "fused", "reranked"]
 SearchMode = Literal["hybrid", "dense", "lexical"]
@@ -95,6 +96,3 @@ def section_heading(section: str | None) -> str | None:
     if not section:
         return None
     return section.rsplit(SECTION_SEPARATOR, 1)[-1]
-
-
-SECTION_SEPARATOR = " > "

@@ -146,9 +146,6 @@ def ingest(
                 self.task, advance=0 if outcome.status == "removed" else 1, description=outcome.source[-28:]
             )
 
-        def chunks_embedded(self, n: int) -> None:
-            bar.update(self.task, description=bar.tasks[self.task].description)
-
     with bar:
         result = Ingestor(assistant).run(paths, groups, extra, prune, Bar())
     _summary(result)
@@ -278,7 +275,7 @@ def docs_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
     """List every ingested document (an administrator's view: not filtered by group)."""
     assistant = _assistant()
     stored = assistant.store.documents()
-    chunk_counts = {s.document.doc_id: len(assistant.store.chunks_of(s.document.doc_id)) for s in stored}
+    chunk_counts = assistant.store.chunk_counts()
     rows: list[dict[str, Any]] = [
         {
             "doc_id": s.document.doc_id,
@@ -286,7 +283,7 @@ def docs_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
             "title": s.document.title,
             "mime": s.document.mime,
             "pages": s.document.pages,
-            "chunks": chunk_counts[s.document.doc_id],
+            "chunks": chunk_counts.get(s.document.doc_id, 0),
             "acl": sorted(s.document.acl),
             "metadata": s.document.metadata,
             "sha256": s.document.sha256,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -26,6 +26,11 @@ NoCacheOpt = Annotated[
     bool, typer.Option("--no-cache", help="Rebuild indexes even if a cached build matches.")
 ]
 CacheOpt = Annotated[Path | None, typer.Option(help="Index cache (default: EKA_HOME/eval-cache).")]
+
+
+def _fail(message: object) -> NoReturn:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)
 
 
 def _finish(report: dict[str, object], out: Path, started: float) -> None:
@@ -58,8 +63,7 @@ def beir(
         chosen = resolve(configs, base)
         dataset = load_beir(folder, split)
     except (ValueError, FileNotFoundError) as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(2) from err
+        _fail(err)
     report = evaluate_beir(dataset, chosen, base, cache_dir or base.home / "eval-cache", no_cache)
     _finish(report, out or Path("eval-out") / f"{folder.name}-{split}", started)
 
@@ -87,11 +91,9 @@ def qa(
         chosen = resolve(configs, base)
         items = load_qa(questions)
     except (ValueError, FileNotFoundError, KeyError) as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(2) from err
+        _fail(err)
     if not corpus.is_dir():
-        console.print(f"[red]error:[/red] --corpus {corpus} is not a folder")
-        raise typer.Exit(2)
+        _fail(f"--corpus {corpus} is not a folder")
     name = questions.stem
     report = evaluate_qa(
         items,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 import subprocess
 import time
@@ -227,8 +228,6 @@ def _qa_system(
 
 def corpus_digest(root: Path) -> str:
     """sha256 over the relative paths and bytes of every file under a corpus folder."""
-    import hashlib
-
     digest = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         digest.update(path.relative_to(root).as_posix().encode())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -46,8 +47,6 @@ def index_key(settings: Settings, corpus_sha: str) -> str:
     The ingest pipeline's own version is not part of the key: a store built by an older pipeline is brought up
     to date by the (incremental) ingest, reusing its cached embeddings.
     """
-    import hashlib
-
     parts = [corpus_sha, *(f"{k}={getattr(settings, k)}" for k in INDEX_SETTINGS)]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 

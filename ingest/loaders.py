@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -482,15 +482,3 @@ _LOADERS: dict[str, Callable[[Path], Parsed]] = {
     ".txt": load_text,
     ".text": load_text,
 }
-
-
-def iter_sections(parsed: Parsed) -> Iterator[tuple[tuple[str, ...], int | None, list[Block]]]:
-    """Consecutive blocks grouped by (section path, page)."""
-    current: list[Block] = []
-    for block in parsed.blocks:
-        if current and (block.section, block.page) != (current[0].section, current[0].page):
-            yield current[0].section, current[0].page, current
-            current = []
-        current.append(block)
-    if current:
-        yield current[0].section, current[0].page, current

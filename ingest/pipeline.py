@@ -142,6 +142,11 @@ def _meta_hash(title: Any, metadata: dict[str, Any], acl: frozenset[str]) -> str
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _note(report: IngestReport, progress: Progress, outcome: FileOutcome) -> None:
+    report.files.append(outcome)
+    progress.advance(outcome)
+
+
 def file_sha256(path: Path) -> str:
     """sha256 of a file's bytes, hex."""
     digest = hashlib.sha256()
@@ -197,8 +202,7 @@ class Ingestor:
         """Ingest files and folders; never raises for a bad file (it is reported instead)."""
         progress = progress or Progress()
         report = IngestReport()
-        started = time.perf_counter()
-        with self._lock():
+        with self._session(report):
             candidates: list[Candidate] = []
             roots: set[str] = set()
             for path in paths:
@@ -215,23 +219,20 @@ class Ingestor:
             for candidate in candidates:
                 outcome, plan = self._plan(candidate, acl, meta or {})
                 if outcome is not None:
-                    report.files.append(outcome)
-                    progress.advance(outcome)
+                    _note(report, progress, outcome)
                 if plan is not None:
                     plans.append(plan)
-            self._ingest(plans, report, progress)
+            self._store_in_batches(self._parse(plans, report, progress), report, progress)
             if prune:
                 seen = {c.source for c in candidates}
                 for stored in self.store.documents():
                     if stored.root in roots and stored.document.source not in seen:
                         self.store.remove_document(stored.document.doc_id)
-                        outcome = FileOutcome(stored.document.source, "removed", "file no longer exists")
-                        report.files.append(outcome)
-                        progress.advance(outcome)
-            index_started = time.perf_counter()
-            self.assistant.indexes.current()
-            report.index_s = time.perf_counter() - index_started
-        report.wall_s = time.perf_counter() - started
+                        _note(
+                            report,
+                            progress,
+                            FileOutcome(stored.document.source, "removed", "file no longer exists"),
+                        )
         return report
 
     def run_records(self, records: Iterable[Record], progress: Progress | None = None) -> IngestReport:
@@ -241,60 +242,61 @@ class Ingestor:
         """
         progress = progress or Progress()
         report = IngestReport()
-        started = time.perf_counter()
         records = list(records)
         progress.start(len(records))
+        with self._session(report):
+            self._store_in_batches(self._record_drafts(records, report, progress), report, progress)
+        return report
+
+    def _record_drafts(
+        self, records: list[Record], report: IngestReport, progress: Progress
+    ) -> Iterator[_Parsed]:
+        """Chunk the records that are new or changed (in-process: they are plain text)."""
+        count = self.assistant.token_counter()
+        for record in records:
+            sha = hashlib.sha256(f"{record.title}\n{record.text}".encode()).hexdigest()
+            acl = normalise_groups(record.acl)
+            meta_hash = _meta_hash(record.title, record.metadata, acl)
+            existing = self.store.document_by_source(record.source)
+            if (
+                existing is not None
+                and existing.document.sha256 == sha
+                and existing.recipe == self.recipe
+                and existing.meta_hash == meta_hash
+            ):
+                _note(report, progress, FileOutcome(record.source, "unchanged"))
+                continue
+            blocks = [Block(p.strip(), None, ()) for p in record.text.split("\n\n") if p.strip()]
+            if not blocks:
+                _note(report, progress, FileOutcome(record.source, "failed", "no text"))
+                continue
+            drafts = chunk_blocks(
+                blocks, count, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens
+            )
+            candidate = Candidate(Path(record.source), Path(), record.source)
+            plan = _Plan(
+                candidate,
+                sha,
+                len(record.text.encode()),
+                record.title or None,
+                dict(record.metadata),
+                acl,
+                meta_hash,
+            )
+            yield self._prepare(
+                plan, ParseResult(candidate.path, "text/plain", record.title, None, tuple(drafts))
+            )
+
+    @contextmanager
+    def _session(self, report: IngestReport) -> Iterator[None]:
+        """Hold the ingest lock, bring the derived indexes up to date at the end, and time it all."""
+        started = time.perf_counter()
         with self._lock():
-            count = self.assistant.token_counter()
-            pending: list[_Parsed] = []
-            for record in records:
-                sha = hashlib.sha256(f"{record.title}\n{record.text}".encode()).hexdigest()
-                acl = normalise_groups(record.acl)
-                meta_hash = _meta_hash(record.title, record.metadata, acl)
-                existing = self.store.document_by_source(record.source)
-                if (
-                    existing is not None
-                    and existing.document.sha256 == sha
-                    and existing.recipe == self.recipe
-                    and existing.meta_hash == meta_hash
-                ):
-                    outcome = FileOutcome(record.source, "unchanged")
-                    report.files.append(outcome)
-                    progress.advance(outcome)
-                    continue
-                blocks = [Block(p.strip(), None, ()) for p in record.text.split("\n\n") if p.strip()]
-                if not blocks:
-                    outcome = FileOutcome(record.source, "failed", "no text")
-                    report.files.append(outcome)
-                    progress.advance(outcome)
-                    continue
-                drafts = chunk_blocks(
-                    blocks, count, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens
-                )
-                candidate = Candidate(Path(record.source), Path(), record.source)
-                plan = _Plan(
-                    candidate,
-                    sha,
-                    len(record.text.encode()),
-                    record.title or None,
-                    dict(record.metadata),
-                    acl,
-                    meta_hash,
-                )
-                pending.append(
-                    self._prepare(
-                        plan, ParseResult(candidate.path, "text/plain", record.title, None, tuple(drafts))
-                    )
-                )
-                if sum(len(p.chunks) for p in pending) >= self.settings.ingest_batch_chunks:
-                    self._flush(pending, report, progress)
-                    pending = []
-            self._flush(pending, report, progress)
+            yield
             index_started = time.perf_counter()
             self.assistant.indexes.current()
             report.index_s = time.perf_counter() - index_started
         report.wall_s = time.perf_counter() - started
-        return report
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
@@ -361,8 +363,8 @@ class Ingestor:
                 ), None
         return None, plan
 
-    def _ingest(self, plans: list[_Plan], report: IngestReport, progress: Progress) -> None:
-        """Parse in worker processes; embed in batches across files; store each document atomically."""
+    def _parse(self, plans: list[_Plan], report: IngestReport, progress: Progress) -> Iterator[_Parsed]:
+        """Parse and chunk files in worker processes; failures are reported, the rest yielded in order."""
         settings = self.settings
         tokenizer = self.assistant.spec.tokenizer_file()
         jobs = [
@@ -375,22 +377,26 @@ class Ingestor:
             )
             for p in plans
         ]
-        pending: list[_Parsed] = []
         with ParserPool(settings.parse_workers) as pool:
             for plan, result in zip(plans, pool.run(jobs), strict=True):
                 report.parse_s += result.seconds
                 if result.error is not None:
-                    outcome = FileOutcome(
-                        plan.candidate.source, "failed", result.error, seconds=result.seconds
+                    _note(
+                        report,
+                        progress,
+                        FileOutcome(plan.candidate.source, "failed", result.error, seconds=result.seconds),
                     )
-                    report.files.append(outcome)
-                    progress.advance(outcome)
-                    continue
-                pending.append(self._prepare(plan, result))
-                # Embedding several small files together pads less and keeps the model busy.
-                if sum(len(p.chunks) for p in pending) >= settings.ingest_batch_chunks:
-                    self._flush(pending, report, progress)
-                    pending = []
+                else:
+                    yield self._prepare(plan, result)
+
+    def _store_in_batches(self, parsed: Iterable[_Parsed], report: IngestReport, progress: Progress) -> None:
+        """Embedding several small files together pads less and keeps the model busy."""
+        pending: list[_Parsed] = []
+        for item in parsed:
+            pending.append(item)
+            if sum(len(p.chunks) for p in pending) >= self.settings.ingest_batch_chunks:
+                self._flush(pending, report, progress)
+                pending = []
         self._flush(pending, report, progress)
 
     def _prepare(self, plan: _Plan, result: ParseResult) -> _Parsed:
@@ -461,5 +467,4 @@ class Ingestor:
                 except (EkaError, sqlite3.Error, OSError, ValueError) as err:
                     log.exception("could not store %s", source)
                     outcome = FileOutcome(source, "failed", f"could not store ({type(err).__name__}: {err})")
-            report.files.append(outcome)
-            progress.advance(outcome)
+            _note(report, progress, outcome)

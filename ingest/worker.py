@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from assistant.embedding import TokenCounter
 from ingest.chunking import Draft, chunk_blocks
 from ingest.loaders import LoadError, load
 
@@ -57,19 +58,16 @@ def _alarm(_signum: int, _frame: FrameType | None) -> None:
     raise _ParseTimeout
 
 
-_counters: dict[Path, object] = {}
+_counters: dict[Path, TokenCounter] = {}  # one tokenizer per worker process
 
 
 def parse_file(job: ParseJob) -> ParseResult:
     """Load and chunk one file (runs inside a worker process)."""
-    from assistant.embedding import TokenCounter
-
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     started = time.perf_counter()
     counter = _counters.get(job.tokenizer_file)
     if counter is None:
         counter = _counters[job.tokenizer_file] = TokenCounter(job.tokenizer_file)
-    assert isinstance(counter, TokenCounter)
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, job.timeout_s)
     try:

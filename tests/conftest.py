@@ -14,6 +14,17 @@ from assistant.embedding import SentenceTransformerEmbedder, model_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
+# Every access group used by the sample corpus: a reader who may see all of it.
+SAMPLE_GROUPS = (
+    "public",
+    "battery",
+    "security",
+    "software",
+    "powertrain",
+    "quality",
+    "brand-kestrel",
+    "brand-tamsin",
+)
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ class Bm25Index:
     def __init__(self, model: bm25s.BM25 | None, rows: np.ndarray) -> None:
         self._model = model
         self._rows = rows
+        self._idf_cache: dict[str, float] | None = None
 
     @classmethod
     def build(
@@ -103,7 +104,7 @@ class Bm25Index:
         return weights
 
     def _idf(self) -> dict[str, float]:
-        if not hasattr(self, "_idf_cache"):
+        if self._idf_cache is None:
             model = self._model
             if model is None:
                 return {}

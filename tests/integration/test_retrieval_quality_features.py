@@ -12,19 +12,9 @@ from assistant.embedding import SentenceTransformerEmbedder
 from assistant.rerank import LateInteractionReranker, make_reranker
 from assistant.types import Principal
 from ingest.pipeline import Ingestor
+from tests.conftest import SAMPLE_GROUPS
 
 pytestmark = pytest.mark.integration
-
-EVERYONE = [
-    "public",
-    "battery",
-    "security",
-    "software",
-    "powertrain",
-    "quality",
-    "brand-kestrel",
-    "brand-tamsin",
-]
 
 
 def test_late_interaction_prefers_the_passage_that_answers(embedder: SentenceTransformerEmbedder) -> None:
@@ -40,7 +30,7 @@ def test_late_interaction_prefers_the_passage_that_answers(embedder: SentenceTra
 
 
 def test_default_search_lists_distinct_pages_first(ingested_samples: Assistant) -> None:
-    hits = ingested_samples.retriever.search("brake pad wear sensor", Principal.of("a", EVERYONE), k=8)
+    hits = ingested_samples.retriever.search("brake pad wear sensor", Principal.of("a", SAMPLE_GROUPS), k=8)
     keys = [(h.chunk.doc_id, h.chunk.page or h.chunk.section) for h in hits]
     assert len(set(keys)) == len(keys)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
