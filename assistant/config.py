@@ -52,6 +52,37 @@ class Settings(BaseSettings):
     bm25_b: float = Field(0.75, ge=0.0, le=1.0, description="BM25 length normalisation.")
     default_groups: str = Field("public", description="Groups used by the CLI when --groups is not given.")
 
+    # Answering (assistant.answering) and its generators (assistant.generation)
+    generator: Literal["extractive", "local", "openai"] = Field(
+        "extractive", description="Answer generator: extractive (no LLM), local (llama.cpp GGUF) or openai."
+    )
+    answer_k: int = Field(6, ge=1, le=50, description="Sources shown to the generator.")
+    refusal_threshold: float = Field(
+        0.0, ge=-10.0, le=10.0, description="Below this top retrieval score the answer is a refusal."
+    )
+    support_threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="Share of a sentence's content words its cited source must contain."
+    )
+    prompt_template: str = Field("answer-v1", description="Prompt template id (assistant/prompts/ID.txt).")
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
+    llm_max_tokens: int = Field(384, ge=16, le=8192, description="Most tokens an LLM answer may use.")
+    llm_timeout_s: float = Field(120.0, gt=0, description="Generator time limit; past it the API gives 504.")
+    local_model: str = Field(
+        "qwen2.5-coder-1.5b",
+        description="Packaged GGUF model name (see assistant.generation.gguf) or a path to a .gguf file.",
+    )
+    local_context: int = Field(4096, ge=512, le=32768, description="llama.cpp context window (tokens).")
+    local_threads: int = Field(2, ge=1, le=256)
+    openai_base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://host/v1.")
+    openai_api_key: str | None = Field(None, description="Key for the endpoint (or OPENAI_API_KEY).")
+    openai_model: str = Field("gpt-4o-mini", description="Model (or Azure deployment) name.")
+    azure_endpoint: str | None = Field(None, description="Azure OpenAI endpoint; selects the Azure client.")
+    azure_api_version: str = Field("2024-10-21")
+
+    # The service (assistant.api)
+    api_max_body_mb: float = Field(50.0, gt=0, description="Largest request body or upload.")
+    rate_limit_per_minute: int = Field(120, ge=1, description="Requests per API key per minute.")
+
     @property
     def store_path(self) -> Path:
         """The SQLite store."""

@@ -29,7 +29,25 @@ class AccessDenied(EkaError):
 
 
 class GeneratorError(EkaError):
-    """The answer generator failed or timed out."""
+    """The answer generator failed; the message is safe to show a client (no secrets, no stack)."""
+
+    provenance_id: str | None = None  # set once the failed attempt has been recorded
+
+
+class GeneratorTimeout(GeneratorError):
+    """The answer generator did not answer in time."""
+
+
+class RateLimited(EkaError):
+    """The caller sent too many requests; ``retry_after`` is in seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unauthenticated(EkaError):
+    """No credentials, or credentials that match no active API key."""
 
 
 class IndexCorrupt(EkaError):

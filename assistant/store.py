@@ -226,6 +226,23 @@ class Store:
                     out[int(row["id"])] = _chunk(row)
         return out
 
+    def chunk_vectors(self, model_id: str, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored passage embeddings of these chunks (keyed by chunk id) for ``model_id``."""
+        out: dict[str, np.ndarray] = {}
+        ids = list(chunk_ids)
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                part = ids[start : start + 500]
+                marks = ",".join("?" * len(part))
+                rows = self._db.execute(
+                    "SELECT c.chunk_id, e.vector FROM chunks c JOIN embeddings e"  # noqa: S608
+                    f" ON e.text_hash = c.embed_hash AND e.model_id = ? WHERE c.chunk_id IN ({marks})",
+                    [model_id, *part],
+                ).fetchall()
+                for chunk_id, blob in rows:
+                    out[chunk_id] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
     def cached_vectors(self, model_id: str, text_hashes: Iterable[str]) -> dict[str, np.ndarray]:
         """Embeddings already computed for these passage hashes with this model."""
         hashes = list(dict.fromkeys(text_hashes))

@@ -1,0 +1,206 @@
+"""Provenance: one append-only, hash-chained record per answer, and the feedback given on answers.
+
+Each record is canonical JSON. Its hash is ``sha256(previous hash + canonical JSON)``, so changing, removing or
+reordering any record breaks every hash after it; :meth:`AuditLog.verify` walks the chain. The log lives in its
+own SQLite file (``EKA_HOME/audit.sqlite3``), apart from the index store, so rebuilding indexes or removing
+documents never touches it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import NotFound
+
+GENESIS = "0" * 64
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS provenance (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    record TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    seq INTEGER PRIMARY KEY,
+    provenance_id TEXT NOT NULL REFERENCES provenance(id),
+    user_id TEXT NOT NULL,
+    rating TEXT NOT NULL CHECK (rating IN ('up', 'down')),
+    comment TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS provenance_no_update BEFORE UPDATE ON provenance
+BEGIN SELECT RAISE(ABORT, 'provenance records are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS provenance_no_delete BEFORE DELETE ON provenance
+BEGIN SELECT RAISE(ABORT, 'provenance records are append-only'); END;
+"""
+
+
+def canonical(record: dict[str, Any]) -> str:
+    """The exact JSON text that is hashed: sorted keys, no spaces, UTF-8."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(prev_hash: str, text: str) -> str:
+    """The hash of one record given the previous record's hash."""
+    return hashlib.sha256((prev_hash + text).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A provenance record as stored, with its place in the chain."""
+
+    seq: int
+    provenance_id: str
+    created_at: str
+    user_id: str
+    record: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """The result of walking the chain."""
+
+    records: int
+    ok: bool
+    problems: tuple[str, ...]
+    head: str
+
+
+class AuditLog:
+    """The append-only provenance log.
+
+    Example:
+        >>> log = AuditLog(Path(".eka/audit.sqlite3"))  # doctest: +SKIP
+        >>> pid = log.append("ann", {"question": "pad wear?"})  # doctest: +SKIP
+        >>> log.verify().ok  # doctest: +SKIP
+        True
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=60000")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")  # serialises appenders across processes too
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def append(self, user_id: str, record: dict[str, Any]) -> str:
+        """Append ``record`` (JSON-serialisable) and return its new provenance id."""
+        provenance_id = "ans_" + secrets.token_hex(12)
+        created_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        body = {**record, "provenance_id": provenance_id, "created_at": created_at, "user_id": user_id}
+        text = canonical(body)
+        with self._write() as db:
+            row = db.execute("SELECT hash FROM provenance ORDER BY seq DESC LIMIT 1").fetchone()
+            prev = row[0] if row else GENESIS
+            db.execute(
+                "INSERT INTO provenance (id, created_at, user_id, record, prev_hash, hash)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (provenance_id, created_at, user_id, text, prev, chain_hash(prev, text)),
+            )
+        return provenance_id
+
+    def get(self, provenance_id: str) -> StoredRecord:
+        """One record. Raises NotFound."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM provenance WHERE id = ?", (provenance_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no answer record {provenance_id!r}")
+        return _stored(row)
+
+    def records(self, limit: int | None = None) -> list[StoredRecord]:
+        """The most recent records, newest first."""
+        sql = "SELECT * FROM provenance ORDER BY seq DESC" + (" LIMIT ?" if limit else "")
+        with self._lock:
+            rows = self._db.execute(sql, (limit,) if limit else ()).fetchall()
+        return [_stored(r) for r in rows]
+
+    def verify(self) -> ChainReport:
+        """Recompute every hash in order; report the first records whose text or links were changed."""
+        problems: list[str] = []
+        prev = GENESIS
+        count = 0
+        with self._lock:
+            rows = self._db.execute("SELECT seq, id, record, prev_hash, hash FROM provenance ORDER BY seq")
+            for row in rows:
+                count += 1
+                if row["prev_hash"] != prev:
+                    problems.append(
+                        f"record {row['seq']} ({row['id']}): link to the previous record is broken"
+                    )
+                if chain_hash(row["prev_hash"], row["record"]) != row["hash"]:
+                    problems.append(f"record {row['seq']} ({row['id']}): content does not match its hash")
+                else:
+                    try:
+                        if json.loads(row["record"]).get("provenance_id") != row["id"]:
+                            problems.append(f"record {row['seq']}: id does not match its content")
+                    except ValueError:
+                        problems.append(f"record {row['seq']}: not valid JSON")
+                prev = row["hash"]
+        return ChainReport(count, not problems, tuple(problems[:50]), prev)
+
+    def add_feedback(self, provenance_id: str, user_id: str, rating: str, comment: str | None) -> None:
+        """Store feedback on an answer. Raises NotFound for an unknown id."""
+        self.get(provenance_id)
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO feedback (provenance_id, user_id, rating, comment, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (provenance_id, user_id, rating, comment, datetime.now(UTC).isoformat(timespec="seconds")),
+            )
+
+    def feedback(self, provenance_id: str) -> list[dict[str, Any]]:
+        """Feedback given on one answer, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT user_id, rating, comment, created_at FROM feedback WHERE provenance_id = ?"
+                " ORDER BY seq",
+                (provenance_id,),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+
+def _stored(row: sqlite3.Row) -> StoredRecord:
+    return StoredRecord(
+        row["seq"],
+        row["id"],
+        row["created_at"],
+        row["user_id"],
+        json.loads(row["record"]),
+        row["prev_hash"],
+        row["hash"],
+    )

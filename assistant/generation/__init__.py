@@ -1,0 +1,1 @@
+"""Answer generators behind one seam (see :mod:`assistant.generation.base`)."""

@@ -1,0 +1,164 @@
+"""The extractive generator: no LLM, the answer is the best-supported sentences of the sources, each cited.
+
+Every source sentence is scored against the question by the embedding model (cosine) and by content-word
+overlap; the best few, above a share of the best score, are returned in reading order with their ``[n]``
+markers. Sentences that look like instructions to an AI are never quoted. When no sentence shares any content
+with the question the answer says so instead of guessing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from assistant.citations import content_words
+from assistant.config import Settings
+from assistant.embedding import Embedder
+from assistant.generation.base import Message, Prompt
+from assistant.injection import looks_like_instruction
+
+REFUSAL_TEXT = "I don't know: the documents available to you do not cover this."
+
+_PIECES = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])|\n+")
+_HEADING = re.compile(r"^(#+\s|\d+(\.\d+)*\.?\s+[^.|]{0,80}$)")
+_ITEM = re.compile(r"^([-•*]\s|\(?[a-z0-9]{1,3}[.)]\s)")
+_MAX_PIECE_CHARS = 400
+_MAX_CANDIDATES = 48  # sentences embedded per answer, after a lexical pre-selection
+
+
+def quotable(piece: str, first: bool, last: bool) -> bool:
+    """Whether a piece of a chunk can stand as an answer sentence on its own.
+
+    Headings, fragments cut by a chunk boundary (a first piece starting in lower case, a last piece with no
+    closing punctuation), very short pieces and text addressed to an AI are not.
+    """
+    words = piece.split()
+    if len(words) < 4 or len(piece) > _MAX_PIECE_CHARS or _HEADING.match(piece):
+        return False
+    if first and piece[0].islower():
+        return False
+    if last and "|" not in piece and piece[-1] not in ".!?:)\"'":
+        return False
+    return not looks_like_instruction(piece)
+
+
+class ExtractiveGenerator:
+    """Answers with cited source sentences.
+
+    Example:
+        >>> text = "".join(ExtractiveGenerator(embedder).stream(prompt))  # doctest: +SKIP
+        'The pad wear warning is raised at 3.0 mm remaining friction material [1].'
+    """
+
+    name = "extractive"
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        settings: Settings | None = None,
+        max_sentences: int = 3,
+        relative_floor: float = 0.8,
+        semantic_weight: float = 0.6,
+    ) -> None:
+        self.embedder = embedder
+        self.model_id = f"extractive:{getattr(embedder, 'model_id', 'embedder')}"
+        self.max_sentences = max_sentences
+        self.relative_floor = relative_floor
+        self.semantic_weight = semantic_weight
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "max_sentences": self.max_sentences,
+            "relative_floor": self.relative_floor,
+            "semantic_weight": self.semantic_weight,
+        }
+
+    @staticmethod
+    def _lines_to_text(text: str) -> str:
+        """Rejoin lines wrapped by the page layout; table rows, list items and headings stay on their own."""
+        out: list[str] = []
+        open_line = False  # whether the last line was cut by the layout and continues on the next
+        for line in (raw.strip() for raw in text.splitlines()):
+            if not line:
+                continue
+            starts_item = "|" in line or _ITEM.match(line) is not None or _HEADING.match(line) is not None
+            if out and open_line and not starts_item:
+                out[-1] = f"{out[-1]} {line}"
+            else:
+                out.append(line)
+            last = out[-1]
+            open_line = (
+                "|" not in last
+                and last[-1] not in ".!?:"
+                and not _HEADING.match(last)
+                and len(last.split()) > 4
+            )
+        return "\n".join(out)
+
+    def _candidates(self, prompt: Prompt) -> list[tuple[int, int, str]]:
+        """(source number, position, sentence) for every quotable sentence of the sources."""
+        out = []
+        for n, hit in enumerate(prompt.sources, start=1):
+            pieces = [" ".join(p.split()) for p in _PIECES.split(self._lines_to_text(hit.chunk.text))]
+            pieces = [p for p in pieces if p]
+            for position, piece in enumerate(pieces):
+                if quotable(piece, position == 0, position == len(pieces) - 1):
+                    out.append((n, position, piece))
+        return out
+
+    def select(self, prompt: Prompt) -> list[tuple[int, int, str, float]]:
+        """The chosen (source number, position, sentence, score), in the order they are answered."""
+        candidates = self._candidates(prompt)
+        question_words = content_words(prompt.question)
+        if not candidates or not question_words:
+            return []
+        overlap = np.asarray(
+            [len(question_words & content_words(c[2])) / len(question_words) for c in candidates]
+        )
+        if not overlap.max() > 0:
+            return []
+        if len(candidates) > _MAX_CANDIDATES:  # embed only the lexically most promising sentences
+            keep = sorted(np.argsort(-overlap, kind="stable")[:_MAX_CANDIDATES].tolist())
+            candidates = [candidates[i] for i in keep]
+            overlap = overlap[keep]
+        query = self.embedder.embed_queries([prompt.question])[0]
+        vectors = self.embedder.embed_passages([c[2] for c in candidates])
+        cosine = vectors @ query
+        # A small preference for higher-ranked sources breaks ties between similar sentences.
+        rank_bonus = np.asarray(
+            [0.02 * (len(prompt.sources) - c[0]) / len(prompt.sources) for c in candidates]
+        )
+        scores = self.semantic_weight * cosine + (1 - self.semantic_weight) * overlap + rank_bonus
+        order = np.argsort(-scores, kind="stable")
+        best = float(scores[order[0]])
+        chosen: list[tuple[int, int, str, float]] = []
+        seen: list[set[str]] = []
+        for i in order:
+            if len(chosen) >= self.max_sentences or scores[i] < self.relative_floor * best:
+                break
+            n, position, sentence = candidates[i]
+            words = content_words(sentence)
+            if any(len(words & other) >= 0.8 * max(len(words), 1) for other in seen):
+                continue  # a near-duplicate (overlapping chunks repeat text)
+            seen.append(words)
+            chosen.append((n, position, sentence, float(scores[i])))
+        return sorted(chosen, key=lambda c: (c[0], c[1]))
+
+    def stream(self, prompt: Prompt) -> Iterator[str]:
+        chosen = self.select(prompt)
+        if not chosen:
+            yield REFUSAL_TEXT
+            return
+        for i, (n, _, sentence, _) in enumerate(chosen):
+            sentence = sentence.rstrip()
+            end = "" if sentence[-1:] in ".!?" else "."
+            body = sentence[:-1] if end == "" else sentence
+            stop = sentence[-1] if end == "" else "."
+            yield f"{'' if i == 0 else ' '}{body} [{n}]{stop}"
+
+    def complete(self, messages: tuple[Message, ...], max_tokens: int = 128) -> str:
+        """Not an LLM: returns the last user message unchanged (callers fall back to rules)."""
+        return next((m.content for m in reversed(messages) if m.role == "user"), "")

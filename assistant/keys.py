@@ -1,0 +1,140 @@
+"""API keys: each key is shown once when created; only its sha256 is stored.
+
+A key is ``eka_`` followed by 256 random bits, so an unsalted hash is safe to store (nothing to brute-force).
+Keys carry the user, the groups whose documents the user may read and roles (``ingest``, ``auditor``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from assistant.errors import NotFound
+from assistant.types import Principal
+
+ROLES = frozenset({"ingest", "auditor"})
+PREFIX = "eka_"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A stored key (without the secret)."""
+
+    key_id: str
+    user: str
+    groups: tuple[str, ...]
+    roles: tuple[str, ...]
+    created_at: str
+    revoked_at: str | None
+
+    @property
+    def principal(self) -> Principal:
+        """Who this key acts as."""
+        return Principal.of(self.user, list(self.groups))
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class KeyStore:
+    """Creates, checks, lists and revokes API keys (``EKA_HOME/keys.sqlite3``).
+
+    Example:
+        >>> keys = KeyStore(Path(".eka/keys.sqlite3"))  # doctest: +SKIP
+        >>> record, secret = keys.create("ann", ["battery"], ["ingest"])  # doctest: +SKIP
+        >>> keys.authenticate(secret).user  # doctest: +SKIP
+        'ann'
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS keys (key_id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
+            " user TEXT NOT NULL, groups TEXT NOT NULL, roles TEXT NOT NULL, created_at TEXT NOT NULL,"
+            " revoked_at TEXT)"
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def create(self, user: str, groups: list[str], roles: list[str] | None = None) -> tuple[ApiKey, str]:
+        """A new key for ``user``; returns the record and the secret (shown once, never stored).
+
+        Raises:
+            ValueError: an empty user, or an unknown role.
+        """
+        user = user.strip()
+        roles = sorted({r.strip() for r in roles or [] if r.strip()})
+        groups = sorted({g.strip() for g in groups if g.strip()})
+        if not user:
+            raise ValueError("a key needs a user")
+        unknown = set(roles) - ROLES
+        if unknown:
+            raise ValueError(
+                f"unknown role(s) {', '.join(sorted(unknown))}; roles are {', '.join(sorted(ROLES))}"
+            )
+        secret = PREFIX + secrets.token_urlsafe(32)
+        key_id = "key_" + secrets.token_hex(6)
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO keys VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                (key_id, _hash(secret), user, json.dumps(groups), json.dumps(roles), created),
+            )
+        return ApiKey(key_id, user, tuple(groups), tuple(roles), created, None), secret
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        """The active key with this secret, or None."""
+        if not secret.startswith(PREFIX) or len(secret) > 200:
+            return None
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM keys WHERE hash = ? AND revoked_at IS NULL", (_hash(secret),)
+            ).fetchone()
+        return _key(row) if row else None
+
+    def keys(self, include_revoked: bool = False) -> list[ApiKey]:
+        """All keys, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM keys WHERE ? OR revoked_at IS NULL ORDER BY created_at, key_id",
+                (include_revoked,),
+            ).fetchall()
+        return [_key(r) for r in rows]
+
+    def revoke(self, key_id_or_user: str) -> list[str]:
+        """Revoke one key by id, or every active key of a user; returns the revoked ids. Raises NotFound."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key_id FROM keys WHERE (key_id = ? OR user = ?) AND revoked_at IS NULL",
+                (key_id_or_user, key_id_or_user),
+            ).fetchall()
+            ids = [r[0] for r in rows]
+            if not ids:
+                raise NotFound(f"no active key with id or user {key_id_or_user!r}")
+            self._db.executemany("UPDATE keys SET revoked_at = ? WHERE key_id = ?", [(now, i) for i in ids])
+        return ids
+
+
+def _key(row: sqlite3.Row) -> ApiKey:
+    return ApiKey(
+        row["key_id"],
+        row["user"],
+        tuple(json.loads(row["groups"])),
+        tuple(json.loads(row["roles"])),
+        row["created_at"],
+        row["revoked_at"],
+    )
