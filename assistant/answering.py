@@ -124,6 +124,7 @@ def hit_record(hit: Hit) -> dict[str, Any]:
         "doc_sha256": hit.document.sha256,
         "source": hit.document.source,
         "title": hit.document.title,
+        "acl": sorted(hit.document.acl),
         "page": hit.chunk.page,
         "section": hit.chunk.section,
     }
@@ -169,6 +170,32 @@ class AnswerService:
         self.embedding_model_id = embedding_model_id
         self.template: Template = load_template(settings.prompt_template)
         self.scorer = EvidenceScorer(store, retriever.embedder, embedding_model_id)
+
+    def should_refuse(self, hits: tuple[Hit, ...], evidence: float) -> bool:
+        """Refuse before generating: nothing readable was found, or the evidence is below the threshold."""
+        return not hits or evidence < self.settings.refusal_threshold
+
+    def compose(self, question: str, hits: tuple[Hit, ...], refuse: bool) -> Iterator[str]:
+        """The answer text in pieces (the refusal text when ``refuse``), invalid markers dropped."""
+        if refuse:
+            yield NOT_COVERED
+            return
+        markers = MarkerFilter(len(hits))
+        for piece in self.generator.stream(answer_prompt(self.template, question, hits)):
+            out = markers.feed(piece)
+            if out:
+                yield out
+        tail = markers.flush()
+        if tail:
+            yield tail
+
+    def finish(self, text: str, hits: tuple[Hit, ...], refused_early: bool) -> tuple[bool, CheckedAnswer]:
+        """Whether the answer is a refusal, and its checked citations."""
+        raw = text.strip()
+        refused = refused_early or bool(_REFUSAL.match(raw)) or raw == REFUSAL_TEXT
+        if refused:
+            return True, CheckedAnswer(raw, (), (), ())
+        return False, check(raw, hits, self.settings.support_threshold)
 
     def answer(self, request: AnswerRequest, principal: Principal) -> AnswerResult:
         """The finished answer (the streamed events collected)."""
@@ -226,47 +253,29 @@ class AnswerService:
         }
 
         t = time.perf_counter()
-        refused_early = not hits or evidence < self.settings.refusal_threshold
+        refused_early = self.should_refuse(hits, evidence)
         pieces: list[str] = []
-        if refused_early:
-            pieces.append(NOT_COVERED)
-            yield DeltaEvent(NOT_COVERED)
-        else:
-            prompt = answer_prompt(self.template, question, hits)
-            markers = MarkerFilter(len(hits))
-            try:
-                for piece in self.generator.stream(prompt):
-                    if "first_token_ms" not in timings:
-                        timings["first_token_ms"] = _ms(started)
-                    out = markers.feed(piece)
-                    if out:
-                        pieces.append(out)
-                        yield DeltaEvent(out)
-                tail = markers.flush()
-                if tail:
-                    pieces.append(tail)
-                    yield DeltaEvent(tail)
-            except GeneratorError as err:
-                timings["generate_ms"] = _ms(t)
-                timings["total_ms"] = _ms(started)
-                record = {
-                    **base,
-                    "answer": "".join(pieces),
-                    "citations": [],
-                    "refused": False,
-                    "unsupported": [],
-                    "timings": timings,
-                    "error": str(err),
-                }
-                err.provenance_id = self.audit.append(principal.user_id, record)
-                raise
+        try:
+            for piece in self.compose(question, hits, refused_early):
+                timings.setdefault("first_token_ms", _ms(started))
+                pieces.append(piece)
+                yield DeltaEvent(piece)
+        except GeneratorError as err:
+            timings["generate_ms"] = _ms(t)
+            timings["total_ms"] = _ms(started)
+            record = {
+                **base,
+                "answer": "".join(pieces),
+                "citations": [],
+                "refused": False,
+                "unsupported": [],
+                "timings": timings,
+                "error": str(err),
+            }
+            err.provenance_id = self.audit.append(principal.user_id, record)
+            raise
         timings["generate_ms"] = _ms(t)
-
-        raw = "".join(pieces).strip()
-        refused = refused_early or bool(_REFUSAL.match(raw)) or raw == REFUSAL_TEXT
-        checked = (
-            CheckedAnswer(raw, (), (), ()) if refused else check(raw, hits, self.settings.support_threshold)
-        )
+        refused, checked = self.finish("".join(pieces), hits, refused_early)
         timings["total_ms"] = _ms(started)
         record = {
             **base,

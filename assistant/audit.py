@@ -204,3 +204,26 @@ def _stored(row: sqlite3.Row) -> StoredRecord:
         row["prev_hash"],
         row["hash"],
     )
+
+
+WITHHELD = "[withheld: this answer was produced from documents you may not read]"
+
+
+def redact(record: dict[str, Any], groups: frozenset[str]) -> tuple[dict[str, Any], bool]:
+    """``record`` as a reader with ``groups`` may see it, and whether anything was withheld.
+
+    Hits from documents the reader may not read are reduced to their rank; citations of them are dropped;
+    the answer text and warnings are withheld entirely when any such document was among the sources (an
+    LLM may have used it without citing it).
+    """
+    hits = record.get("hits") or []
+    hidden = {h["doc_id"] for h in hits if groups.isdisjoint(h.get("acl") or [])}
+    if not hidden:
+        return record, False
+    out = dict(record)
+    out["hits"] = [{"rank": h["rank"], "withheld": True} if h["doc_id"] in hidden else h for h in hits]
+    out["citations"] = [c for c in record.get("citations") or [] if c.get("doc_id") not in hidden]
+    out["answer"] = WITHHELD
+    out["unsupported"] = []
+    out["warnings"] = []
+    return out, True

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from assistant.errors import NotFound
-from assistant.types import Principal
+from assistant.types import PUBLIC_GROUP, Principal
 
 ROLES = frozenset({"ingest", "auditor"})
 PREFIX = "eka_"
@@ -35,8 +35,8 @@ class ApiKey:
 
     @property
     def principal(self) -> Principal:
-        """Who this key acts as."""
-        return Principal.of(self.user, list(self.groups))
+        """Who this key acts as: its groups plus ``public``, which every signed-in user may read."""
+        return Principal.of(self.user, [*self.groups, PUBLIC_GROUP])
 
 
 def _hash(key: str) -> str:

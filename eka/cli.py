@@ -33,6 +33,7 @@ from assistant.config import Settings
 from assistant.errors import EkaError
 from assistant.filters import parse_filters
 from assistant.types import Principal, SearchMode
+from eka.service_cli import register
 from eval.cli import app as eval_app
 
 app = typer.Typer(
@@ -46,6 +47,7 @@ index_app = typer.Typer(help="Inspect, verify and rebuild the derived indexes.",
 app.add_typer(docs_app, name="docs")
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
+register(app)
 
 console = Console()
 err_console = Console(stderr=True)

@@ -235,6 +235,21 @@ class Ingestor:
                         )
         return report
 
+    def run_file(
+        self, path: Path, source: str, acl: list[str] | None = None, meta: dict[str, str] | None = None
+    ) -> IngestReport:
+        """Ingest one file under an explicit ``source`` name (uploads: ``uploads/<user>/<file name>``)."""
+        progress = Progress()
+        report = IngestReport()
+        with self._session(report):
+            progress.start(1)
+            outcome, plan = self._plan(Candidate(path, path.parent, source), acl, meta or {})
+            if outcome is not None:
+                _note(report, progress, outcome)
+            if plan is not None:
+                self._store_in_batches(self._parse([plan], report, progress), report, progress)
+        return report
+
     def run_records(self, records: Iterable[Record], progress: Progress | None = None) -> IngestReport:
         """Ingest in-memory text records (e.g. a BEIR corpus) through the same chunking, embedding and store.
 

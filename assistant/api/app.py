@@ -1,0 +1,255 @@
+"""The FastAPI application: lifespan (build everything heavy once), error mapping, limits and routes.
+
+Every error a client can cause maps to a 4xx with a JSON body ``{"error": ..., "detail": ...}``; generator
+failures map to 502/504 with a safe message. A 500 means a bug.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assistant.answering import AnswerService
+from assistant.api import routes_answers, routes_chat, routes_documents
+from assistant.api.deps import RateLimiter, Services, ServicesDep, Uploader
+from assistant.app import Assistant, build_assistant
+from assistant.audit import AuditLog
+from assistant.config import Settings
+from assistant.errors import (
+    AccessDenied,
+    ConfigError,
+    EkaError,
+    GeneratorError,
+    GeneratorTimeout,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+)
+from assistant.filters import FilterError
+from assistant.generation.base import Generator
+from assistant.keys import KeyStore
+from assistant.types import Principal
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.4.0"
+
+# (settings, assistant) -> generators by name; the first is the default
+GeneratorFactory = Callable[[Settings, Assistant], dict[str, Generator]]
+
+
+def default_generators(settings: Settings, assistant: Assistant) -> dict[str, Generator]:
+    """The configured generator first, plus the extractive one (always offered: it needs no LLM)."""
+    from assistant.generation.extractive import ExtractiveGenerator
+
+    extractive: Generator = ExtractiveGenerator(assistant.embedder, settings)
+    if settings.generator == "extractive":
+        return {"extractive": extractive}
+    from assistant.generation.factory import make_generator
+
+    return {settings.generator: make_generator(settings, assistant.embedder), "extractive": extractive}
+
+
+def _error(status: int, error: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
+
+
+_STATUS: list[tuple[type[EkaError], int, str]] = [
+    (Unauthenticated, 401, "unauthenticated"),
+    (AccessDenied, 403, "forbidden"),
+    (NotFound, 404, "not_found"),
+    (RateLimited, 429, "rate_limited"),
+    (FilterError, 422, "invalid_filter"),
+    (GeneratorTimeout, 504, "generator_timeout"),
+    (GeneratorError, 502, "generator_failed"),
+    (ConfigError, 503, "misconfigured"),
+]
+
+
+def _eka_error(request: Request, err: Exception) -> JSONResponse:
+    for kind, status, code in _STATUS:
+        if isinstance(err, kind):
+            headers = None
+            if isinstance(err, Unauthenticated):
+                headers = {"WWW-Authenticate": "Bearer"}
+            elif isinstance(err, RateLimited):
+                headers = {"Retry-After": str(max(1, round(err.retry_after)))}
+            return _error(status, code, str(err), headers)
+    return _error(400, "bad_request", str(err))
+
+
+def _validation_error(request: Request, err: Exception) -> JSONResponse:
+    assert isinstance(err, RequestValidationError)
+    problems = []
+    for item in err.errors():
+        where = ".".join(str(p) for p in item.get("loc", ()) if p != "body") or "body"
+        problems.append(f"{where}: {item.get('msg', 'invalid')}")
+    return _error(422, "invalid_request", "; ".join(problems) or "invalid request")
+
+
+def _http_error(request: Request, err: Exception) -> JSONResponse:
+    assert isinstance(err, StarletteHTTPException)
+    codes = {
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "too_large",
+        415: "unsupported_type",
+        422: "invalid_request",
+        501: "not_implemented",
+    }
+    headers = dict(err.headers) if err.headers else None
+    return _error(err.status_code, codes.get(err.status_code, "error"), str(err.detail), headers)
+
+
+def _unexpected(request: Request, err: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=err)
+    return _error(500, "internal", "internal error; see the server log")
+
+
+class BodyLimit:
+    """Rejects request bodies over ``limit`` bytes with 413, by Content-Length or while streaming in."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.limit
+                except ValueError:
+                    too_big = False
+                if too_big:
+                    await _error(413, "too_large", f"request body is larger than {self.limit} bytes")(
+                        scope, receive, send
+                    )
+                    return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracking_send)
+        except _TooLarge:
+            if not started:
+                await _error(413, "too_large", f"request body is larger than {self.limit} bytes")(
+                    scope, receive, send
+                )
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def build_services(
+    settings: Settings,
+    uploader: Uploader | None = None,
+    generators: GeneratorFactory = default_generators,
+) -> Services:
+    """Build every heavy object once: store, model, indexes, generators, key store and audit log."""
+    assistant = build_assistant(settings)
+    audit = AuditLog(settings.home / "audit.sqlite3")
+    made = generators(settings, assistant)
+    answerers = {
+        name: AnswerService(
+            settings, assistant.store, assistant.retriever, generator, audit, assistant.spec.model_id
+        )
+        for name, generator in made.items()
+    }
+    return Services(
+        assistant=assistant,
+        keys=KeyStore(settings.home / "keys.sqlite3"),
+        audit=audit,
+        answerers=answerers,
+        default_generator=next(iter(made)),
+        limiter=RateLimiter(settings.rate_limit_per_minute),
+        uploader=uploader,
+    )
+
+
+def warm_up(svc: Services) -> None:
+    """Load the embedding model and the indexes, and run one search, before declaring readiness."""
+    svc.assistant.embedder.model()
+    svc.assistant.indexes.current()
+    svc.assistant.retriever.search("warm up", Principal.of("eka-warmup"), k=1)
+    svc.ready = True
+
+
+def create_app(
+    settings: Settings | None = None,
+    uploader: Uploader | None = None,
+    generators: GeneratorFactory = default_generators,
+) -> FastAPI:
+    """The ASGI app. Heavy objects are built in its lifespan, once per process.
+
+    Example:
+        >>> app = create_app(Settings(home=Path(".eka")))  # doctest: +SKIP
+        >>> uvicorn.run(app, host="127.0.0.1", port=8000)  # doctest: +SKIP
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = build_services(settings, uploader, generators)
+        app.state.services = svc
+        try:
+            warm_up(svc)
+            yield
+        finally:
+            svc.close()
+
+    app = FastAPI(
+        title="eka",
+        version=VERSION,
+        description="Engineering knowledge assistant: search and cited answers over the documents you may "
+        "read. Authenticate with `Authorization: Bearer <API key>` (`eka keys create`).",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimit, limit=int(settings.api_max_body_mb * 1024 * 1024))
+    app.add_exception_handler(EkaError, _eka_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+    @app.get("/healthz", summary="The process is alive")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz", summary="The model and indexes are loaded", responses={503: {"description": "Not yet"}}
+    )
+    def readyz(svc: ServicesDep) -> Any:
+        if not svc.ready:
+            return _error(503, "not_ready", "still loading the model and indexes")
+        counts = svc.assistant.store.counts()
+        return {"status": "ready", "generation": svc.assistant.store.generation(), **counts}
+
+    app.include_router(routes_answers.router, tags=["answers"])
+    app.include_router(routes_chat.router, tags=["openai"])
+    app.include_router(routes_documents.router, tags=["documents"])
+    return app

@@ -1,0 +1,108 @@
+"""What every request handler needs: the services built once at start-up, and the authenticated caller."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from assistant.answering import AnswerService
+from assistant.app import Assistant
+from assistant.audit import AuditLog
+from assistant.errors import AccessDenied, RateLimited, Unauthenticated
+from assistant.keys import ApiKey, KeyStore
+from assistant.types import Principal
+
+# (assistant, saved file, source name, access groups, metadata) -> results per file (UploadFileResult fields).
+# The ingest pipeline lives outside the library (dependencies point one way), so `eka serve` passes it in.
+Uploader = Callable[[Assistant, Path, str, list[str], dict[str, str]], list[dict[str, Any]]]
+
+
+class RateLimiter:
+    """A token bucket per API key: ``per_minute`` requests, refilled continuously."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> None:
+        """Spend one token of ``key``; raises RateLimited when none is left."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                raise RateLimited("rate limit exceeded for this API key", (1.0 - tokens) / self.rate)
+            self._buckets[key] = (tokens - 1.0, now)
+
+
+@dataclass
+class Services:
+    """Everything heavy, built once in the app's lifespan."""
+
+    assistant: Assistant
+    keys: KeyStore
+    audit: AuditLog
+    answerers: dict[str, AnswerService]
+    default_generator: str
+    limiter: RateLimiter
+    uploader: Uploader | None = None
+    ready: bool = False
+    started: float = field(default_factory=time.time)
+
+    def close(self) -> None:
+        self.keys.close()
+        self.audit.close()
+        self.assistant.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated API key behind a request."""
+
+    key: ApiKey
+
+    @property
+    def principal(self) -> Principal:
+        return self.key.principal
+
+    def require(self, role: str) -> None:
+        """Raise AccessDenied (403) unless the key has ``role``."""
+        if role not in self.key.roles:
+            raise AccessDenied(f"this API key lacks the {role!r} role")
+
+
+def services(request: Request) -> Services:
+    value: Services = request.app.state.services
+    return value
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API key from `eka keys create`.")
+
+
+def caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """The caller of an authenticated endpoint: 401 without a valid key, 429 past the key's rate limit."""
+    if credentials is None or not credentials.credentials:
+        raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'")
+    svc = services(request)
+    key = svc.keys.authenticate(credentials.credentials.strip())
+    if key is None:
+        raise Unauthenticated("invalid or revoked API key")
+    svc.limiter.take(key.key_id)
+    return Caller(key)
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+CallerDep = Annotated[Caller, Depends(caller)]

@@ -1,0 +1,177 @@
+"""Documents: list and show what the caller may read, page text for citation previews, upload, delete.
+
+A document the caller may not read answers 404, exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile
+
+from assistant.api.deps import CallerDep, Services, ServicesDep
+from assistant.api.schemas import (
+    DeleteResponse,
+    DocumentList,
+    DocumentOut,
+    PageOut,
+    UploadFileResult,
+    UploadResponse,
+)
+from assistant.errors import NotFound
+from assistant.filters import can_read
+from assistant.pages import page_text
+from assistant.types import Document
+
+router = APIRouter(prefix="/v1/documents")
+
+UPLOAD_TYPES = {".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt", ".text"}
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+def readable(svc: Services, doc_id: str, groups: frozenset[str]) -> Document:
+    """The document if the caller may read it; NotFound otherwise (without saying which)."""
+    try:
+        document = svc.assistant.store.document(doc_id)
+    except NotFound:
+        document = None
+    if document is None or not can_read(document, groups):
+        raise NotFound(f"no document {doc_id!r}")
+    return document
+
+
+@router.get("", response_model=DocumentList, summary="Documents the caller may read, with metadata facets")
+def list_documents(svc: ServicesDep, caller: CallerDep) -> DocumentList:
+    groups = caller.principal.groups
+    counts = svc.assistant.store.chunk_counts()
+    docs = [s.document for s in svc.assistant.store.documents() if can_read(s.document, groups)]
+    facets: dict[str, set[str]] = {}
+    for doc in docs:
+        for key, value in doc.metadata.items():
+            values = value if isinstance(value, list) else [value]
+            facets.setdefault(key, set()).update(str(v) for v in values if isinstance(v, str | int | float))
+    return DocumentList(
+        documents=[DocumentOut.of(d, counts.get(d.doc_id, 0)) for d in sorted(docs, key=lambda d: d.source)],
+        facets={k: sorted(v) for k, v in sorted(facets.items()) if v},
+    )
+
+
+@router.get(
+    "/{doc_id}", response_model=DocumentOut, responses={404: {"description": "Unknown or not readable"}}
+)
+def get_document(doc_id: str, svc: ServicesDep, caller: CallerDep) -> DocumentOut:
+    document = readable(svc, doc_id, caller.principal.groups)
+    return DocumentOut.of(document, svc.assistant.store.chunk_counts().get(doc_id, 0))
+
+
+@router.get(
+    "/{doc_id}/pages/{page}",
+    response_model=PageOut,
+    summary="One page's text (documents without pages have one page, 1)",
+    responses={404: {"description": "Unknown document or page"}},
+)
+def get_page(doc_id: str, page: int, svc: ServicesDep, caller: CallerDep) -> PageOut:
+    document = readable(svc, doc_id, caller.principal.groups)
+    text = page_text(svc.assistant.store.chunks_of(doc_id), page)
+    if text is None:
+        raise NotFound(f"document {doc_id!r} has no page {page}")
+    return PageOut(
+        doc_id=doc_id,
+        title=document.title,
+        source=document.source,
+        page=page,
+        pages=document.pages,
+        text=text.text,
+        sections=list(text.sections),
+    )
+
+
+def _metadata(raw: str | None) -> dict[str, str]:
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as err:
+        raise HTTPException(422, f"metadata is not JSON: {err}") from err
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str | int | float) for k, v in value.items()
+    ):
+        raise HTTPException(422, 'metadata must be a JSON object of strings, e.g. {"brand": "Aurelis"}')
+    return {k: str(v) for k, v in value.items()}
+
+
+@router.post(
+    "",
+    response_model=UploadResponse,
+    summary="Upload and ingest documents (needs the 'ingest' role)",
+    responses={413: {"description": "Too large"}, 415: {"description": "Unsupported type"}},
+)
+def upload(
+    svc: ServicesDep,
+    caller: CallerDep,
+    files: Annotated[list[UploadFile], File(description="PDF, DOCX, HTML, Markdown or text files.")],
+    groups: Annotated[
+        str | None, Form(description="Comma-separated access groups (default: public).")
+    ] = None,
+    metadata: Annotated[str | None, Form(description='JSON object, e.g. {"brand": "Aurelis"}.')] = None,
+) -> UploadResponse:
+    caller.require("ingest")
+    if svc.uploader is None:
+        raise HTTPException(501, "this server does not accept uploads")
+    meta = _metadata(metadata)
+    acl = [g.strip() for g in (groups or "").split(",") if g.strip()] or ["public"]
+    if any(not re.fullmatch(r"[\w.-]{1,100}", g) for g in acl):
+        raise HTTPException(422, "groups must be comma-separated names of letters, digits, '.', '_' or '-'")
+    if not files or len(files) > 50:
+        raise HTTPException(422, "send between 1 and 50 files")
+    limit = int(svc.assistant.settings.max_file_mb * 1024 * 1024)
+    user = _SAFE_NAME.sub("_", caller.key.user).strip("._ ") or "user"
+    results: list[UploadFileResult] = []
+    with tempfile.TemporaryDirectory(prefix="eka-upload-") as tmp:
+        for upload_file in files:
+            name = _SAFE_NAME.sub("_", Path(upload_file.filename or "upload").name).strip("._ ") or "upload"
+            suffix = Path(name).suffix.lower()
+            if suffix not in UPLOAD_TYPES:
+                raise HTTPException(
+                    415,
+                    f"{name}: unsupported type {suffix or '(none)'}; "
+                    f"send one of {', '.join(sorted(UPLOAD_TYPES))}",
+                )
+            path = Path(tmp) / name
+            size = 0
+            with path.open("wb") as out:
+                while block := upload_file.file.read(1 << 20):
+                    size += len(block)
+                    if size > limit:
+                        raise HTTPException(
+                            413, f"{name} is larger than {svc.assistant.settings.max_file_mb} MB"
+                        )
+                    out.write(block)
+            kept = svc.assistant.settings.home / "uploads" / user / name
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, kept)
+            for row in svc.uploader(svc.assistant, kept, f"uploads/{user}/{name}", acl, meta):
+                results.append(UploadFileResult(**row))
+    return UploadResponse(files=results, ok=all(r.status != "failed" for r in results))
+
+
+@router.delete(
+    "/{doc_id}",
+    response_model=DeleteResponse,
+    summary="Remove a document (needs the 'ingest' role)",
+    responses={404: {"description": "Unknown or not readable"}},
+)
+def delete_document(doc_id: str, svc: ServicesDep, caller: CallerDep) -> DeleteResponse:
+    caller.require("ingest")
+    document = readable(svc, doc_id, caller.principal.groups)
+    svc.assistant.store.remove_document(doc_id)
+    if document.source.startswith("uploads/"):
+        kept = svc.assistant.settings.home / document.source
+        kept.unlink(missing_ok=True)
+    svc.assistant.indexes.current()  # rebuild now, so no later request pays for it
+    return DeleteResponse(doc_id=doc_id, deleted=True)

@@ -1,0 +1,135 @@
+"""Turning answer events into NDJSON lines (``/v1/answer``) and SSE chunks (``/v1/chat/completions``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from assistant.answering import DeltaEvent, DoneEvent, Event, SourcesEvent
+from assistant.api.schemas import AnswerResponse, HitOut
+from assistant.errors import EkaError, GeneratorError, GeneratorTimeout
+from assistant.types import Hit
+
+log = logging.getLogger(__name__)
+
+
+def error_event(err: Exception) -> dict[str, Any]:
+    """The last event of a stream that failed; the message is safe to show."""
+    if isinstance(err, GeneratorTimeout):
+        return {
+            "type": "error",
+            "error": "generator_timeout",
+            "detail": str(err),
+            "status": 504,
+            "provenance_id": err.provenance_id,
+        }
+    if isinstance(err, GeneratorError):
+        return {
+            "type": "error",
+            "error": "generator_failed",
+            "detail": str(err),
+            "status": 502,
+            "provenance_id": err.provenance_id,
+        }
+    if isinstance(err, EkaError):
+        return {"type": "error", "error": "failed", "detail": str(err), "status": 400}
+    log.exception("answer stream failed", exc_info=err)
+    return {
+        "type": "error",
+        "error": "internal",
+        "detail": "the answer failed; see the server log",
+        "status": 500,
+    }
+
+
+def safe_events(events: Iterator[Event]) -> Iterator[Event | dict[str, Any]]:
+    """``events``, ending with an error event instead of an exception."""
+    try:
+        yield from events
+    except Exception as err:  # every failure becomes an error event, never a cut stream
+        yield error_event(err)
+
+
+def ndjson(events: Iterator[Event]) -> Iterator[bytes]:
+    """NDJSON lines: ``sources``, ``delta``..., then ``done`` or ``error``."""
+    for event in safe_events(events):
+        if isinstance(event, SourcesEvent):
+            body: dict[str, Any] = {
+                "type": "sources",
+                "rewritten_query": event.query,
+                "sources": [HitOut.of(h).model_dump() for h in event.hits],
+            }
+        elif isinstance(event, DeltaEvent):
+            body = {"type": "delta", "text": event.text}
+        elif isinstance(event, DoneEvent):
+            response = AnswerResponse.of(event.result).model_dump()
+            body = {"type": "done", **{k: v for k, v in response.items() if k != "sources"}}
+        else:
+            body = event
+        yield (json.dumps(body, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def sources_footer(hits: tuple[Hit, ...] | list[Hit], cited: set[int]) -> str:
+    """The numbered sources list appended to chat-completion content."""
+    lines = []
+    for n, hit in enumerate(hits, start=1):
+        if cited and n not in cited:
+            continue
+        where = f", page {hit.chunk.page}" if hit.chunk.page is not None else ""
+        lines.append(f"[{n}] {hit.document.title}{where} ({hit.document.source})")
+    return "\n\nSources:\n" + "\n".join(lines) if lines else ""
+
+
+def _chunk(
+    completion_id: str,
+    created: int,
+    delta: dict[str, Any],
+    finish: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> bytes:
+    body: dict[str, Any] = {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": "eka",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    if extra:
+        body["eka"] = extra
+    return f"data: {json.dumps(body, ensure_ascii=False)}\n\n".encode()
+
+
+def sse(events: Iterator[Event]) -> Iterator[bytes]:
+    """OpenAI chat-completion chunks as server-sent events, ending with ``data: [DONE]``."""
+    completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    created = int(time.time())
+    yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
+    hits: tuple[Hit, ...] = ()
+    for event in safe_events(events):
+        if isinstance(event, SourcesEvent):
+            hits = event.hits
+        elif isinstance(event, DeltaEvent):
+            yield _chunk(completion_id, created, {"content": event.text})
+        elif isinstance(event, DoneEvent):
+            result = event.result
+            footer = sources_footer(
+                hits, {c.marker for c in result.citations} if not result.refused else set()
+            )
+            if footer:
+                yield _chunk(completion_id, created, {"content": footer})
+            yield _chunk(completion_id, created, {}, "stop", AnswerResponse.of(result).model_dump())
+        else:
+            yield _chunk(completion_id, created, {}, "error", event)
+    yield b"data: [DONE]\n\n"
+
+
+def collect(events: Iterator[Event]) -> DoneEvent:
+    """Run a stream to its end; raises what the stream raised."""
+    for event in events:
+        if isinstance(event, DoneEvent):
+            return event
+    raise GeneratorError("the answer ended without a result")
