@@ -1,7 +1,7 @@
 """Citation checking: every ``[n]`` marker must point to a source, and every cited sentence must be supported.
 
-A sentence is *supported* by a source when the source contains at least ``threshold`` of the sentence's content
-words (stemmed, stopwords and markers removed; numbers and identifiers must match exactly). The share and the
+A sentence is *supported* by a source when the source contains at least ``threshold`` of the sentence's
+content words (stemmed, stopwords and markers removed; numbers and identifiers must match exactly). The share and the
 threshold were measured on the dev questions (docs/answering.md). Sentences that cite nothing, or whose
 citations do not support them, are flagged in the response rather than silently passed.
 """
@@ -17,7 +17,32 @@ from assistant.types import Citation, Hit
 
 MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*(?:\[\d{1,3}(?:\s*,\s*\d{1,3})*\]))*\s+(?=[A-Z0-9\"'(])")
-_SOURCE_SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n+")
+_SOURCE_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+HEADING = re.compile(r"^(#+\s|\d+(\.\d+)*\.?\s+[^.|]{0,80}$)")
+_ITEM = re.compile(r"^([-•*]\s|\(?[a-z0-9]{1,3}[.)]\s)")
+
+
+def unwrap_lines(text: str) -> str:
+    r"""Rejoin lines wrapped by a page layout; table rows, list items and headings keep their own lines.
+
+    Example:
+        >>> unwrap_lines("The wear sensor warns at\n3.0 mm remaining.\n| a | b |")
+        'The wear sensor warns at 3.0 mm remaining.\n| a | b |'
+    """
+    out: list[str] = []
+    open_line = False  # whether the last line was cut by the layout and continues on the next
+    for line in (raw.strip() for raw in text.splitlines()):
+        if not line:
+            continue
+        starts_item = "|" in line or _ITEM.match(line) is not None or HEADING.match(line) is not None
+        if out and open_line and not starts_item:
+            out[-1] = f"{out[-1]} {line}"
+        else:
+            out.append(line)
+        last = out[-1]
+        open_line = "|" not in last and last[-1] not in ".!?:" and len(last.split()) > 4
+        open_line = open_line and not HEADING.match(last)
+    return "\n".join(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +129,7 @@ def support(sentence: str, source_text: str) -> float:
 def best_quote(sentence: str, source_text: str, limit: int = 300) -> str:
     """The source sentence that shares most content words with ``sentence`` (for highlighting)."""
     words = content_words(sentence)
-    pieces = [p.strip() for p in _SOURCE_SENTENCE.split(source_text) if p and p.strip()]
+    pieces = [p.strip() for p in _SOURCE_SENTENCE.split(unwrap_lines(source_text)) if p and p.strip()]
     if not pieces:
         return source_text[:limit]
     best = max(pieces, key=lambda p: (len(words & content_words(p)), -len(p)))

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.citations import content_words
+from assistant.citations import HEADING, content_words, unwrap_lines
 from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.generation.base import Message, Prompt
@@ -23,8 +23,6 @@ from assistant.injection import looks_like_instruction
 REFUSAL_TEXT = "I don't know: the documents available to you do not cover this."
 
 _PIECES = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])|\n+")
-_HEADING = re.compile(r"^(#+\s|\d+(\.\d+)*\.?\s+[^.|]{0,80}$)")
-_ITEM = re.compile(r"^([-•*]\s|\(?[a-z0-9]{1,3}[.)]\s)")
 _MAX_PIECE_CHARS = 400
 _MAX_CANDIDATES = 48  # sentences embedded per answer, after a lexical pre-selection
 
@@ -36,7 +34,7 @@ def quotable(piece: str, first: bool, last: bool) -> bool:
     closing punctuation), very short pieces and text addressed to an AI are not.
     """
     words = piece.split()
-    if len(words) < 4 or len(piece) > _MAX_PIECE_CHARS or _HEADING.match(piece):
+    if len(words) < 4 or len(piece) > _MAX_PIECE_CHARS or HEADING.match(piece):
         return False
     if first and piece[0].islower():
         return False
@@ -76,33 +74,11 @@ class ExtractiveGenerator:
             "semantic_weight": self.semantic_weight,
         }
 
-    @staticmethod
-    def _lines_to_text(text: str) -> str:
-        """Rejoin lines wrapped by the page layout; table rows, list items and headings stay on their own."""
-        out: list[str] = []
-        open_line = False  # whether the last line was cut by the layout and continues on the next
-        for line in (raw.strip() for raw in text.splitlines()):
-            if not line:
-                continue
-            starts_item = "|" in line or _ITEM.match(line) is not None or _HEADING.match(line) is not None
-            if out and open_line and not starts_item:
-                out[-1] = f"{out[-1]} {line}"
-            else:
-                out.append(line)
-            last = out[-1]
-            open_line = (
-                "|" not in last
-                and last[-1] not in ".!?:"
-                and not _HEADING.match(last)
-                and len(last.split()) > 4
-            )
-        return "\n".join(out)
-
     def _candidates(self, prompt: Prompt) -> list[tuple[int, int, str]]:
         """(source number, position, sentence) for every quotable sentence of the sources."""
         out = []
         for n, hit in enumerate(prompt.sources, start=1):
-            pieces = [" ".join(p.split()) for p in _PIECES.split(self._lines_to_text(hit.chunk.text))]
+            pieces = [" ".join(p.split()) for p in _PIECES.split(unwrap_lines(hit.chunk.text))]
             pieces = [p for p in pieces if p]
             for position, piece in enumerate(pieces):
                 if quotable(piece, position == 0, position == len(pieces) - 1):
