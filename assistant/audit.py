@@ -1,9 +1,9 @@
 """Provenance: one append-only, hash-chained record per answer, and the feedback given on answers.
 
-Each record is canonical JSON. Its hash is ``sha256(previous hash + canonical JSON)``, so changing, removing or
-reordering any record breaks every hash after it; :meth:`AuditLog.verify` walks the chain. The log lives in its
-own SQLite file (``EKA_HOME/audit.sqlite3``), apart from the index store, so rebuilding indexes or removing
-documents never touches it.
+Each record is canonical JSON. Its hash is ``sha256(previous hash + canonical JSON)``, so changing, removing
+or reordering any record breaks every hash after it; :meth:`AuditLog.verify` walks the chain. The log lives in
+its own SQLite file (``EKA_HOME/audit.sqlite3``), apart from the index store, so rebuilding indexes or
+removing documents never touches it.
 """
 
 from __future__ import annotations
@@ -144,9 +144,10 @@ class AuditLog:
 
     def records(self, limit: int | None = None) -> list[StoredRecord]:
         """The most recent records, newest first."""
-        sql = "SELECT * FROM provenance ORDER BY seq DESC" + (" LIMIT ?" if limit else "")
         with self._lock:
-            rows = self._db.execute(sql, (limit,) if limit else ()).fetchall()
+            rows = self._db.execute(
+                "SELECT * FROM provenance ORDER BY seq DESC LIMIT ?", (limit if limit else -1,)
+            ).fetchall()
         return [_stored(r) for r in rows]
 
     def verify(self) -> ChainReport:

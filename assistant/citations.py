@@ -1,9 +1,9 @@
 """Citation checking: every ``[n]`` marker must point to a source, and every cited sentence must be supported.
 
 A sentence is *supported* by a source when the source contains at least ``threshold`` of the sentence's
-content words (stemmed, stopwords and markers removed; numbers and identifiers must match exactly). The share and the
-threshold were measured on the dev questions (docs/answering.md). Sentences that cite nothing, or whose
-citations do not support them, are flagged in the response rather than silently passed.
+content words (stemmed, stopwords and markers removed; numbers and identifiers must match exactly). The share
+and the threshold were measured on the dev questions (docs/answering.md). Sentences that cite nothing, or
+whose citations do not support them, are flagged in the response rather than silently passed.
 """
 
 from __future__ import annotations

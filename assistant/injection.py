@@ -1,8 +1,8 @@
 """Spotting text in a document that tries to instruct the assistant (prompt injection).
 
 The prompt already fences sources as untrusted data; this is the second line of defence. Passages that look
-like instructions to an AI are never quoted by the extractive generator, and every answer whose sources contain
-one carries a warning naming them, so a planted document is visible instead of silently obeyed.
+like instructions to an AI are never quoted by the extractive generator, and every answer whose sources
+contain one carries a warning naming them, so a planted document is visible instead of silently obeyed.
 """
 
 from __future__ import annotations
