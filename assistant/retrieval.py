@@ -7,6 +7,7 @@ mode can return, rank or count a chunk from a document outside the caller's grou
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
@@ -121,6 +122,7 @@ class Retriever:
         self.params = params or RetrievalParams()
         self.reranker = reranker
         self._catalog: Catalog | None = None
+        self._cache_lock = threading.Lock()  # the API searches from several threads
         self._allowed: OrderedDict[tuple[object, ...], np.ndarray | None] = OrderedDict()
 
     def model_ids(self) -> list[str]:
@@ -140,8 +142,9 @@ class Retriever:
         if not query or k <= 0:
             return []
         snapshot = self.indexes.current()
-        catalog = self._catalog_for(snapshot)
-        allowed = self._allowed_rows(catalog, principal.groups, filters or {})
+        with self._cache_lock:
+            catalog = self._catalog_for(snapshot)
+            allowed = self._allowed_rows(catalog, principal.groups, filters or {})
         if allowed is not None and not len(allowed):
             return []
         params = self.params
