@@ -102,7 +102,12 @@ class MarkerFilter:
             self._held, text = text[cut:], text[:cut]
         else:
             self._held = ""
-        return strip_invalid_markers(text, self.n_sources)[0] if "[" in text else text
+        if "[" in text:
+            text = strip_invalid_markers(text, self.n_sources)[0]
+        # Trailing spaces wait for what follows: a dropped marker must not leave "steel ." behind.
+        body = text.rstrip(" ")
+        self._held = text[len(body) :] + self._held
+        return body
 
     def flush(self) -> str:
         text, self._held = self._held, ""
