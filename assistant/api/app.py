@@ -197,6 +197,10 @@ def warm_up(svc: Services) -> None:
     svc.assistant.embedder.model()
     svc.assistant.indexes.current()
     svc.assistant.retriever.search("warm up", Principal.of("eka-warmup"), k=1)
+    for answerer in svc.answerers.values():
+        load = getattr(answerer.generator, "load", None)
+        if callable(load):  # an in-process LLM: load its weights now, not on the first question
+            load()
     svc.ready = True
 
 
