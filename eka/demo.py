@@ -1,9 +1,10 @@
-"""``make demo`` / ``make stop``: demo keys for the sample corpus' personas, and the API in the background.
+"""``make demo`` / ``make stop``: demo keys for the sample personas, the API and the chat in the background.
 
 ``python -m eka.demo start`` creates (or reuses) one API key per persona, stored in
-``EKA_HOME/demo-keys.json`` (mode 600), starts ``eka serve`` detached on loopback, waits until it is ready
-and prints the URL, the personas with their keys and a first request to try. ``python -m eka.demo stop``
-stops what ``start`` started.
+``EKA_HOME/demo-keys.json`` (mode 600), starts ``eka serve`` and the Streamlit chat detached on loopback
+(ports ``EKA_API_PORT``, default 8000, and ``EKA_UI_PORT``, default 8501), waits until both are ready and
+prints their URLs, the personas with their keys and a first request to try. The chat gets the keys file, so
+it offers a persona picker. ``python -m eka.demo stop`` stops what ``start`` started.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from assistant.config import Settings
 from assistant.keys import KeyStore
+from eka.ui_cli import streamlit_command, ui_env
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +67,9 @@ def demo_keys(settings: Settings) -> dict[str, str]:
     return out
 
 
-def _ready(url: str) -> bool:
+def _ready(url: str, path: str = "/readyz") -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:  # noqa: S310 - loopback URL
+        with urllib.request.urlopen(f"{url}{path}", timeout=2) as response:  # noqa: S310 - loopback URL
             return bool(response.status == 200)
     except OSError:
         return False
@@ -88,6 +90,8 @@ def start_api(settings: Settings, host: str, port: int, timeout_s: float = 300) 
     pid_file = settings.home / "api.pid"
     if _alive(pid_file) and _ready(url):
         return url
+    if _ready(url):  # another program's server: ours could not bind, and its keys are not ours
+        raise SystemExit(f"port {port} is taken by another eka server; stop it or set EKA_API_PORT")
     log = (settings.home / "api.log").open("ab")
     eka = Path(sys.executable).with_name("eka")
     process = subprocess.Popen(
@@ -105,6 +109,34 @@ def start_api(settings: Settings, host: str, port: int, timeout_s: float = 300) 
             return url
         time.sleep(0.5)
     raise SystemExit(f"the API was not ready after {timeout_s:.0f} s; see {settings.home / 'api.log'}")
+
+
+def start_ui(settings: Settings, host: str, port: int, api_url: str, timeout_s: float = 120) -> str:
+    """Start the chat detached (unless it runs), with the persona picker, and wait until it answers."""
+    url = f"http://{host}:{port}"
+    pid_file = settings.home / "ui.pid"
+    health = "/_stcore/health"
+    if _alive(pid_file) and _ready(url, health):
+        return url
+    if _ready(url, health):
+        raise SystemExit(f"port {port} is taken by another Streamlit app; stop it or set EKA_UI_PORT")
+    log = (settings.home / "ui.log").open("ab")
+    process = subprocess.Popen(
+        streamlit_command(port, host),
+        env=ui_env(api_url, demo_keys=(settings.home / "demo-keys.json").resolve()),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    pid_file.write_text(str(process.pid))
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the chat stopped while starting; see {settings.home / 'ui.log'}")
+        if _ready(url, health):
+            return url
+        time.sleep(0.5)
+    raise SystemExit(f"the chat was not ready after {timeout_s:.0f} s; see {settings.home / 'ui.log'}")
 
 
 def stop(settings: Settings) -> None:
@@ -128,7 +160,9 @@ def main(argv: list[str]) -> None:
     port = int(os.environ.get("EKA_API_PORT", "8000"))
     keys = demo_keys(settings)
     url = start_api(settings, host, port)
-    print(f"\neka API ready at {url}  (OpenAPI docs: {url}/docs; generator: {settings.generator})\n")
+    chat = start_ui(settings, host, int(os.environ.get("EKA_UI_PORT", "8501")), url)
+    print(f"\neka chat ready at {chat}  (sign in as a persona below, or with any API key)")
+    print(f"eka API ready at {url}  (OpenAPI docs: {url}/docs; generator: {settings.generator})\n")
     print("Demo personas and their API keys:")
     for persona in PERSONAS:
         groups = ", ".join(("public", *persona.groups))
@@ -138,8 +172,8 @@ def main(argv: list[str]) -> None:
         "\nTry:\n"
         f"  curl -s {url}/v1/answer -H 'Authorization: Bearer {keys['bert']}' "
         "-H 'Content-Type: application/json' \\\n"
-        "       -d '{\"question\": \"What maximum cell temperature was reached in the TC-09 re-test?\"}'\n"
-        f"\nLogs: {settings.home / 'api.log'}.  Stop with: make stop\n"
+        '       -d \'{"question": "What maximum cell temperature was reached in the TC-09 re-test?"}\'\n'
+        f"\nLogs: {settings.home / 'api.log'}, {settings.home / 'ui.log'}.  Stop both with: make stop\n"
     )
 
 

@@ -1,0 +1,262 @@
+"""The chat against the real service: samples ingested once, the demo personas' keys, `eka serve` on loopback.
+
+- ``api``: one `eka serve` for the session, over a home with ``samples/`` ingested and a key per demo persona
+  (``eka.demo.PERSONAS``, saved in ``demo-keys.json`` as ``make demo`` does).
+- ``chat``: one ``streamlit run ui/app.py`` for the browser tests, started the way ``eka ui`` starts it.
+- ``stub_api``: a tiny scripted HTTP server for the states the real service cannot be made to show on demand
+  (a stream that fails part-way, an empty index, several generators).
+
+When a test fails, the tail of each running server's log is attached to its report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from eka.ui_cli import streamlit_command, ui_env
+from tests.conftest import ROOT, SAMPLES
+
+READY_TIMEOUT_S = 180.0
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+_RUNNING: list[Process] = []
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def eka_env(home: Path, **settings: str) -> dict[str, str]:
+    """This process's environment without EKA_* settings, plus EKA_HOME and ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EKA_")}
+    env.update({"EKA_HOME": str(home), **{f"EKA_{k.upper()}": v for k, v in settings.items()}})
+    return env
+
+
+@dataclass
+class Process:
+    """A server started by a fixture, with its log."""
+
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def log_tail(self, chars: int = 5000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else "(no log)"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=15)
+        if self in _RUNNING:
+            _RUNNING.remove(self)
+
+
+def start(name: str, command: list[str], env: dict[str, str], cwd: Path, url: str, health: str) -> Process:
+    """Start ``command`` and wait until ``url + health`` answers 200."""
+    log = cwd / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    server = Process(name, url, process, log)
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{server.log_tail()}")
+        try:
+            if httpx.get(url + health, timeout=5).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError(f"{name} not ready after {READY_TIMEOUT_S:.0f} s:\n{server.log_tail()}")
+        time.sleep(0.3)
+    _RUNNING.append(server)
+    return server
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    if report.failed:
+        for server in _RUNNING:
+            report.sections.append((f"{server.name} log (tail)", server.log_tail()))
+    return report
+
+
+# -- the real service ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Home:
+    """An EKA_HOME with the samples ingested and the demo personas' keys."""
+
+    path: Path
+    keys: dict[str, str]
+
+    @property
+    def keys_file(self) -> Path:
+        return self.path / "demo-keys.json"
+
+
+@pytest.fixture(scope="session")
+def ui_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
+    home = tmp_path_factory.mktemp("ui-home")
+    result = subprocess.run(
+        [sys.executable, "-m", "eka", "ingest", str(SAMPLES)],
+        env=eka_env(home),
+        cwd=home,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    from assistant.config import Settings
+    from eka.demo import demo_keys
+
+    keys = demo_keys(Settings(home=home, _env_file=None))  # type: ignore[call-arg]
+    return Home(home, keys)
+
+
+@pytest.fixture(scope="session")
+def api(ui_home: Home) -> Iterator[Process]:
+    port = free_port()
+    server = start(
+        "eka-serve",
+        [
+            sys.executable,
+            "-m",
+            "eka",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        eka_env(ui_home.path, rate_limit_per_minute="1000000"),
+        ui_home.path,
+        f"http://127.0.0.1:{port}",
+        "/readyz",
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app_env(monkeypatch: pytest.MonkeyPatch, api: Process, ui_home: Home) -> Home:
+    """The environment `eka ui` gives the app (AppTest runs it in this process): the API and the demo keys."""
+    for name in [k for k in os.environ if k.startswith("EKA_UI_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("EKA_UI_API_URL", api.url)
+    monkeypatch.setenv("EKA_UI_DEMO_KEYS", str(ui_home.keys_file))
+    return ui_home
+
+
+@pytest.fixture(scope="session")
+def chat(api: Process, ui_home: Home) -> Iterator[Process]:
+    """The chat as `eka ui` runs it (``streamlit run``), with the demo persona picker."""
+    port = free_port()
+    server = start(
+        "streamlit",
+        streamlit_command(port),
+        ui_env(api.url, demo_keys=ui_home.keys_file, base=eka_env(ui_home.path)),
+        ui_home.path,
+        f"http://127.0.0.1:{port}",
+        "/_stcore/health",
+    )
+    yield server
+    server.stop()
+
+
+# -- a scripted stand-in for the API ------------------------------------------------------------------------
+
+
+@dataclass
+class StubApi:
+    """An HTTP server answering the chat's calls from ``script``; ``requests`` records the JSON bodies."""
+
+    url: str = ""
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    facets: dict[str, list[str]] = field(default_factory=dict)
+    generators: list[str] = field(default_factory=lambda: ["extractive"])
+    answer_events: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def reply(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        self.requests.append((f"{method} {path}", body))
+        if path == "/v1/me":
+            return 200, {"user": "stub", "groups": ["public"], "roles": [], "key_id": "key_stub"}
+        if path == "/v1/generators":
+            return 200, {"default": self.generators[0], "available": self.generators}
+        if path == "/v1/documents":
+            return 200, {"documents": self.documents, "facets": self.facets}
+        if path == "/v1/answer":
+            return 200, self.answer_events
+        return 404, {"error": "not_found", "detail": f"no {path}"}
+
+
+@pytest.fixture
+def stub_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubApi]:
+    stub = StubApi()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            body = json.loads(raw) if raw.startswith(b"{") else {}
+            status, payload = stub.reply(self.command, self.path, body)
+            if isinstance(payload, list):  # an NDJSON stream
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-ndjson")
+                self.end_headers()
+                for event in payload:
+                    self.wfile.write(json.dumps(event).encode() + b"\n")
+                    self.wfile.flush()
+                return
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = _serve  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    stub.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    for name in [k for k in os.environ if k.startswith("EKA_UI_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("EKA_UI_API_URL", stub.url)
+    monkeypatch.setenv("EKA_UI_API_KEY", "eka_stub")
+    yield stub
+    server.shutdown()
+    server.server_close()
