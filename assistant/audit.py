@@ -214,8 +214,9 @@ def redact(record: dict[str, Any], groups: frozenset[str]) -> tuple[dict[str, An
     """``record`` as a reader with ``groups`` may see it, and whether anything was withheld.
 
     Hits from documents the reader may not read are reduced to their rank; citations of them are dropped;
-    the answer text and warnings are withheld entirely when any such document was among the sources (an
-    LLM may have used it without citing it).
+    the answer text, warnings, earlier assistant turns and an LLM-rewritten query are withheld entirely when
+    any such document was among the sources (an LLM may have used it without citing it). The asker's own
+    words (question, earlier questions) stay.
     """
     hits = record.get("hits") or []
     hidden = {h["doc_id"] for h in hits if groups.isdisjoint(h.get("acl") or [])}
@@ -227,4 +228,11 @@ def redact(record: dict[str, Any], groups: frozenset[str]) -> tuple[dict[str, An
     out["answer"] = WITHHELD
     out["unsupported"] = []
     out["warnings"] = []
+    # Earlier answers in the history may quote the same documents; an LLM rewrite may carry their words.
+    out["history"] = [
+        {**turn, "content": WITHHELD} if turn.get("role") != "user" else turn
+        for turn in record.get("history") or []
+    ]
+    if record.get("rewrite_method") == "llm":
+        out["rewritten_query"] = WITHHELD
     return out, True

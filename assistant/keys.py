@@ -36,7 +36,7 @@ class ApiKey:
     @property
     def principal(self) -> Principal:
         """Who this key acts as: its groups plus ``public``, which every signed-in user may read."""
-        return Principal.of(self.user, [*self.groups, PUBLIC_GROUP])
+        return Principal.of(self.user, [*(g.lower() for g in self.groups), PUBLIC_GROUP])
 
 
 def _hash(key: str) -> str:
@@ -77,7 +77,7 @@ class KeyStore:
         """
         user = user.strip()
         roles = sorted({r.strip() for r in roles or [] if r.strip()})
-        groups = sorted({g.strip() for g in groups if g.strip()})
+        groups = sorted({g.strip().lower() for g in groups if g.strip()})  # groups are case-insensitive
         if not user:
             raise ValueError("a key needs a user")
         unknown = set(roles) - ROLES

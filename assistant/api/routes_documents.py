@@ -23,7 +23,7 @@ from assistant.api.schemas import (
     UploadFileResult,
     UploadResponse,
 )
-from assistant.errors import NotFound
+from assistant.errors import AccessDenied, NotFound
 from assistant.filters import can_read
 from assistant.pages import page_text
 from assistant.types import Document
@@ -108,8 +108,12 @@ def _metadata(raw: str | None) -> dict[str, str]:
 @router.post(
     "",
     response_model=UploadResponse,
-    summary="Upload and ingest documents (needs the 'ingest' role)",
-    responses={413: {"description": "Too large"}, 415: {"description": "Unsupported type"}},
+    summary="Upload and ingest documents (needs the 'ingest' role; only into the caller's own groups)",
+    responses={
+        403: {"description": "No ingest role, or a group the caller is not in"},
+        413: {"description": "Too large"},
+        415: {"description": "Unsupported type"},
+    },
 )
 def upload(
     svc: ServicesDep,
@@ -124,16 +128,21 @@ def upload(
     if svc.uploader is None:
         raise HTTPException(501, "this server does not accept uploads")
     meta = _metadata(metadata)
-    acl = [g.strip() for g in (groups or "").split(",") if g.strip()] or ["public"]
+    acl = [g.strip().lower() for g in (groups or "").split(",") if g.strip()] or ["public"]
     if any(not re.fullmatch(r"[\w.-]{1,100}", g) for g in acl):
         raise HTTPException(422, "groups must be comma-separated names of letters, digits, '.', '_' or '-'")
+    foreign = sorted(set(acl) - caller.principal.groups)
+    if foreign:  # else an uploader could plant documents in other teams' answers, and never remove them
+        raise AccessDenied(f"you may only upload into your own groups; not a member of {', '.join(foreign)}")
     if not files or len(files) > 50:
         raise HTTPException(422, "send between 1 and 50 files")
     limit = int(svc.assistant.settings.max_file_mb * 1024 * 1024)
     user = _SAFE_NAME.sub("_", caller.key.user).strip("._ ") or "user"
     results: list[UploadFileResult] = []
     with tempfile.TemporaryDirectory(prefix="eka-upload-") as tmp:
-        for upload_file in files:
+        # Every file is received and checked before any is ingested: a refused request changes nothing.
+        received: list[tuple[str, Path]] = []
+        for index, upload_file in enumerate(files):
             name = _SAFE_NAME.sub("_", Path(upload_file.filename or "upload").name).strip("._ ") or "upload"
             suffix = Path(name).suffix.lower()
             if suffix not in UPLOAD_TYPES:
@@ -142,7 +151,8 @@ def upload(
                     f"{name}: unsupported type {suffix or '(none)'}; "
                     f"send one of {', '.join(sorted(UPLOAD_TYPES))}",
                 )
-            path = Path(tmp) / name
+            path = Path(tmp) / str(index) / name
+            path.parent.mkdir()
             size = 0
             with path.open("wb") as out:
                 while block := upload_file.file.read(1 << 20):
@@ -152,11 +162,15 @@ def upload(
                             413, f"{name} is larger than {svc.assistant.settings.max_file_mb} MB"
                         )
                     out.write(block)
-            kept = svc.assistant.settings.home / "uploads" / user / name
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, kept)
-            for row in svc.uploader(svc.assistant, kept, f"uploads/{user}/{name}", acl, meta):
-                results.append(UploadFileResult(**row))
+            received.append((name, path))
+        for name, path in received:
+            source = f"uploads/{user}/{name}"
+            rows = svc.uploader(svc.assistant, path, source, acl, meta)
+            if any(row["status"] != "failed" for row in rows):  # keep the bytes of what was ingested
+                kept = svc.assistant.settings.home / source
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, kept)
+            results.extend(UploadFileResult(**row) for row in rows)
     return UploadResponse(files=results, ok=all(r.status != "failed" for r in results))
 
 

@@ -19,7 +19,13 @@ from assistant.errors import ConfigError
 from assistant.generation.base import Message, Prompt
 from assistant.types import Hit
 
-_FENCE_TAG = re.compile(r"<\s*/?\s*source\b[^>]*>?", re.IGNORECASE)
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+# "<", its full-width and small forms; zero-width characters may hide between the parts of a tag
+_FENCE_TAG = re.compile(
+    rf"[<\uff1c\ufe64][\s{_INVISIBLE}]*/?[\s{_INVISIBLE}]*s[{_INVISIBLE}]*o[{_INVISIBLE}]*u[{_INVISIBLE}]*"
+    rf"r[{_INVISIBLE}]*c[{_INVISIBLE}]*e\b[^>\uff1e\ufe65]*[>\uff1e\ufe65]?",
+    re.IGNORECASE,
+)
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
@@ -64,7 +70,7 @@ def load_template(name: str) -> Template:
 
 def neutralise(text: str) -> str:
     """Document text made safe to place inside a source fence (no tag can open or close one)."""
-    return _FENCE_TAG.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text)
+    return _FENCE_TAG.sub(lambda m: "‹" + m.group(0)[1:].replace(">", "›").replace("\uff1e", "›"), text)
 
 
 def _attr(value: str) -> str:

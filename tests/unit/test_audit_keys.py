@@ -220,11 +220,6 @@ def test_keys_survive_reopening_the_store(tmp_path: Path) -> None:
         second.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: assistant/keys.py KeyStore.create keeps the case of groups; document ACLs are lower-cased "
-    "(ingest.pipeline.normalise_groups), so a key for group 'Battery' reads nothing of group 'battery'",
-)
 def test_key_groups_are_case_insensitive_like_document_groups(key_store: KeyStore) -> None:
     record, _ = key_store.create("ann", ["Battery"])
     assert "battery" in record.principal.groups
