@@ -150,9 +150,15 @@ class AuditLog:
             ).fetchall()
         return [_stored(r) for r in rows]
 
-    def verify(self) -> ChainReport:
-        """Recompute every hash in order; report the first records whose text or links were changed."""
+    def verify(self, anchor: str | None = None) -> ChainReport:
+        """Recompute every hash in order; report the records whose text or links were changed.
+
+        The chain alone cannot catch someone who rewrites it from some record to the end and recomputes every
+        hash. ``anchor``, a head hash noted earlier somewhere else (printed by ``eka audit verify``), closes
+        that gap: it must still be a hash in the chain.
+        """
         problems: list[str] = []
+        anchored = anchor is None
         prev = GENESIS
         count = 0
         with self._lock:
@@ -172,6 +178,9 @@ class AuditLog:
                     except ValueError:
                         problems.append(f"record {row['seq']}: not valid JSON")
                 prev = row["hash"]
+                anchored = anchored or row["hash"] == anchor
+        if not anchored:
+            problems.append(f"the anchor {anchor} is not in the chain: records up to it were rewritten")
         return ChainReport(count, not problems, tuple(problems[:50]), prev)
 
     def add_feedback(self, provenance_id: str, user_id: str, rating: str, comment: str | None) -> None:

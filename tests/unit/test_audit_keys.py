@@ -223,3 +223,31 @@ def test_keys_survive_reopening_the_store(tmp_path: Path) -> None:
 def test_key_groups_are_case_insensitive_like_document_groups(key_store: KeyStore) -> None:
     record, _ = key_store.create("ann", ["Battery"])
     assert "battery" in record.principal.groups
+
+
+def test_an_anchor_catches_a_chain_rewritten_from_the_start(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.sqlite3")
+    for i in range(3):
+        log.append("ann", {"question": f"q{i}"})
+    anchor = log.verify().head
+    assert log.verify(anchor).ok
+    log.close()
+    # An attacker rebuilds the whole chain with recomputed hashes: it is consistent, the anchor is gone.
+    db = sqlite3.connect(tmp_path / "audit.sqlite3")
+    db.execute("DROP TRIGGER provenance_no_update")
+    prev = GENESIS
+    for seq, text in db.execute("SELECT seq, record FROM provenance ORDER BY seq").fetchall():
+        forged = text.replace('"q1"', '"forged"')
+        digest = chain_hash(prev, forged)
+        db.execute(
+            "UPDATE provenance SET record = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+            (forged, prev, digest, seq),
+        )
+        prev = digest
+    db.commit()
+    db.close()
+    log = AuditLog(tmp_path / "audit.sqlite3")
+    assert log.verify().ok
+    report = log.verify(anchor)
+    assert not report.ok and "anchor" in report.problems[0]
+    log.close()
