@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export EKA_HOME ?= .eka
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format bench-ingest samples clean
+.PHONY: help install demo stop test test-fast lint format bench-ingest samples clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install eka (CPU torch first)
 
-demo: install ## Ingest the sample corpus and run example searches as different personas
+demo: install ## Ingest samples/, show searches as personas, start the API and the chat with demo keys
 	$(BIN)/eka ingest samples --report $(EKA_HOME)/ingest-report.json
 	$(BIN)/eka index verify
 	@echo; echo "== public: what is the pad wear sensor threshold?"
@@ -38,6 +38,11 @@ demo: install ## Ingest the sample corpus and run example searches as different 
 	$(BIN)/eka search "how are replayed remote commands rejected" -k 3
 	@echo; echo "== Kestrel brand engineers, filtered to torque tables"
 	$(BIN)/eka search "wheel nut torque" -k 3 --groups brand-kestrel --filter doc_type=torque-table
+	@echo
+	$(BIN)/python -m eka.demo start
+
+stop: ## Stop the API and the chat started by make demo
+	$(BIN)/python -m eka.demo stop
 
 test: install ## Run the whole test suite (unit, integration, e2e)
 	$(BIN)/pytest -q
