@@ -200,7 +200,7 @@ class AnswerService:
         refused = refused_early or bool(_REFUSAL.match(raw)) or raw == REFUSAL_TEXT
         if refused:
             return True, CheckedAnswer(raw, (), (), ())
-        return False, check(raw, hits, self.settings.support_threshold)
+        return False, check(raw, hits, self.settings.support_threshold, attach=True)
 
     def answer(self, request: AnswerRequest, principal: Principal) -> AnswerResult:
         """The finished answer (the streamed events collected)."""

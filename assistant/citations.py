@@ -53,6 +53,7 @@ class SentenceCheck:
     markers: tuple[int, ...]
     support: float  # best share of content words found in one cited source (1.0 when nothing to check)
     supported: bool
+    attached: bool = False  # the checker added the marker: the sentence cited none, one source supports it
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +140,17 @@ def best_quote(sentence: str, source_text: str, limit: int = 300) -> str:
 _META = re.compile(r"^(i don't know|i do not know|the documents available to you)", re.IGNORECASE)
 
 
-def check(text: str, sources: Sequence[Hit], threshold: float) -> CheckedAnswer:
+def _with_marker(sentence: str, n: int) -> str:
+    body = sentence.rstrip()
+    end = body[-1] if body[-1:] in ".!?" else ""
+    return f"{body[: len(body) - len(end)].rstrip()} [{n}]{end}"
+
+
+def check(text: str, sources: Sequence[Hit], threshold: float, attach: bool = False) -> CheckedAnswer:
     """Check ``text``'s citations against ``sources`` (marker n is ``sources[n - 1]``).
+
+    With ``attach``, a sentence that cites nothing gets the marker of the source that supports it best, if
+    that source passes the threshold (small LLMs often forget markers); otherwise it is flagged.
 
     Example:
         >>> checked = check("Pads warn at 3.0 mm [1]. Rotors are steel [7].", hits, 0.5)  # doctest: +SKIP
@@ -154,6 +164,15 @@ def check(text: str, sources: Sequence[Hit], threshold: float) -> CheckedAnswer:
         cited = markers_in(sentence)
         if not cited:
             needs_source = bool(content_words(sentence)) and not _META.match(sentence)
+            if needs_source and attach and sources:
+                shares = [support(sentence, hit.chunk.text) for hit in sources]
+                best_n = max(range(len(shares)), key=lambda i: shares[i]) + 1
+                if shares[best_n - 1] >= threshold:
+                    marked = _with_marker(sentence, best_n)
+                    cleaned = cleaned.replace(sentence, marked, 1)
+                    checks.append(SentenceCheck(marked, (best_n,), shares[best_n - 1], True, True))
+                    quotes.setdefault(best_n, best_quote(sentence, sources[best_n - 1].chunk.text))
+                    continue
             checks.append(SentenceCheck(sentence, (), 0.0 if needs_source else 1.0, not needs_source))
             continue
         scores = {n: support(sentence, sources[n - 1].chunk.text) for n in cited}

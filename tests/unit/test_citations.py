@@ -125,3 +125,17 @@ def test_check_drops_invalid_markers_and_flags_unsupported_and_uncited_sentences
 def test_check_does_not_flag_a_refusal_sentence() -> None:
     checked = check("I don't know: the documents available to you do not cover this.", SOURCES, 0.5)
     assert checked.unsupported == () and checked.citations == () and checked.support_rate is None
+
+
+def test_attach_cites_an_uncited_sentence_its_best_source_supports() -> None:
+    sources = [
+        hit(1, "The coolant pump runs at 70 % duty during DC fast charging."),
+        hit(2, "Update the brake control module to software version TC2-BCM-07.3.1 or later."),
+    ]
+    text = "Software version TC2-BCM-07.3.1 or later fixes the brake control module. The moon is cheese."
+    checked = check(text, sources, 0.5, attach=True)
+    first = "Software version TC2-BCM-07.3.1 or later fixes the brake control module [2]."
+    assert checked.text.startswith(first)
+    assert [c.marker for c in checked.citations] == [2]
+    assert checked.unsupported == ("The moon is cheese.",)
+    assert check(text, sources, 0.5).citations == ()  # without attach nothing is added
