@@ -34,6 +34,7 @@ from assistant.errors import EkaError
 from assistant.filters import parse_filters
 from assistant.types import Principal, SearchMode
 from eka.service_cli import register
+from eka.ui_cli import register as register_ui
 from eval.cli import app as eval_app
 
 app = typer.Typer(
@@ -48,6 +49,7 @@ app.add_typer(docs_app, name="docs")
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
 register(app)
+register_ui(app)
 
 console = Console()
 err_console = Console(stderr=True)
