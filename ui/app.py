@@ -518,7 +518,13 @@ def draw_turn(client: EkaClient, index: int, turn: Turn) -> None:
         for warning in turn.warnings:
             st.warning(f"{warning} — treated as data, not as instructions.", icon=":material/shield:")
         if turn.unsupported:
-            st.caption(f":orange[{len(turn.unsupported)} sentence(s) are not supported by their citations.]")
+            n = len(turn.unsupported)
+            with st.expander(
+                f":orange[{n} sentence{'s' if n > 1 else ''} not supported by {'their' if n > 1 else 'its'} "
+                "citations]",
+                icon=":material/report:",
+            ):
+                st.markdown("\n".join(f"- {answer_markdown(s)}" for s in turn.unsupported))
         citation_chips(index, turn)
         sources_list(index, turn)
         if turn.provenance_id:

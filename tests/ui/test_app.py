@@ -8,12 +8,16 @@ several generators) are driven by a scripted stand-in (`stub_api`).
 from __future__ import annotations
 
 import socket
+import subprocess
 from typing import Any
 
 import httpx
 import pytest
+import typer
 from streamlit.testing.v1 import AppTest
+from typer.testing import CliRunner
 
+from eka.ui_cli import register
 from tests.conftest import ROOT
 from tests.ui.conftest import Home, Process, StubApi
 from ui.app import Turn, answer_markdown, history_of, quote_spans
@@ -86,6 +90,23 @@ def test_history_keeps_completed_answers_only() -> None:
         Turn("assistant", "half", incomplete=True, error="x"),
     ]
     assert history_of(turns) == [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1"}]
+
+
+def test_eka_ui_runs_streamlit_on_loopback_with_the_api_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[list[str], dict[str, str]]] = []
+    monkeypatch.setattr(subprocess, "call", lambda command, env: calls.append((command, env)) or 0)
+    cli = typer.Typer()
+    cli.callback()(lambda: None)
+    register(cli)
+    args = ["ui", "--port", "8600", "--api-url", "http://127.0.0.1:9000", "--api-key", "eka_k"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    [(command, env)] = calls
+    assert command[1:4] == ["-m", "streamlit", "run"] and command[4].endswith("ui/app.py")
+    options = dict(zip(command[5::2], command[6::2], strict=True))
+    assert options["--server.port"] == "8600" and options["--server.address"] == "127.0.0.1"
+    assert options["--server.headless"] == "true" and options["--browser.gatherUsageStats"] == "false"
+    assert env["EKA_UI_API_URL"] == "http://127.0.0.1:9000" and env["EKA_UI_API_KEY"] == "eka_k"
 
 
 # -- sign-in ------------------------------------------------------------------------------------------------

@@ -36,18 +36,17 @@ OFF_TOPIC = "What is the recipe for chocolate cake?"
 RESTRICTED = ("Cybersecurity Requirements Specification - TCU", "tcu-cybersecurity-requirements")
 ANSWER_TIMEOUT_MS = 120_000
 
-# Records, in the page's own clock, when the answer's first text appeared and when the finished answer
-# (citation chips or closest sources, streaming placeholder gone) was drawn.
+# Records, in the page's own clock, when the answer's first text appeared and when the finished answer (a new
+# answer turn drawn, the streaming placeholder gone) was.
 WATCH = """() => {
   window.__eka = {t0: performance.now(), first: null, done: null};
-  const turns = document.querySelectorAll('[data-testid="stChatMessage"]').length;
+  const answers = () => document.querySelectorAll('[class*="st-key-turn-"]').length;
+  const before = answers();
   const observer = new MutationObserver(() => {
     const now = performance.now();
     const live = document.querySelector('.st-key-streaming [data-testid="stMarkdownContainer"]');
     if (window.__eka.first === null && live && live.innerText.trim().length > 0) window.__eka.first = now;
-    const finished = document.querySelector('[class*="st-key-cites-"], [class*="st-key-sources-"]');
-    const count = document.querySelectorAll('[data-testid="stChatMessage"]').length;
-    if (finished && !document.querySelector('.st-key-streaming') && count >= turns + 2) {
+    if (answers() > before && !document.querySelector('.st-key-streaming')) {
       window.__eka.done = now;
       if (window.__eka.first === null) window.__eka.first = now;
       observer.disconnect();
