@@ -73,7 +73,7 @@ def ui(
     try:
         import streamlit  # noqa: F401 - only to fail early with a clear message
     except ImportError as err:
-        typer.echo("error: the chat needs streamlit: pip install 'eka[ui]'", err=True)
+        typer.echo("error: the chat needs streamlit: pip install 'streamlit>=1.67.0'", err=True)
         raise typer.Exit(2) from err
     typer.echo(f"eka chat on http://127.0.0.1:{port} (API: {api_url}); Ctrl+C stops it")
     try:
