@@ -718,6 +718,17 @@ def page_of(client: EkaClient, doc_id: str, number: int) -> Page | str:
     return cache[(doc_id, number)]  # type: ignore[no-any-return]
 
 
+def image_of(client: EkaClient, doc_id: str, number: int) -> bytes | None:
+    cache = state().setdefault("images", {})
+    if (doc_id, number) not in cache:
+        try:
+            cache[(doc_id, number)] = client.page_image(doc_id, number)
+        except ApiError:
+            cache[(doc_id, number)] = None
+    image: bytes | None = cache[(doc_id, number)]
+    return image
+
+
 def viewer(client: EkaClient) -> None:
     """The cited page in a side drawer: title, page and section, the page text with the quote highlighted."""
     target = state().get("viewer")
@@ -751,6 +762,11 @@ def viewer(client: EkaClient) -> None:
                 st.markdown("**The whole page**")
             with st.container(key="viewer-page"):
                 st.html(whole)
+            if citation.source.lower().endswith(".pdf"):
+                image = image_of(client, citation.doc_id, number)
+                if image is not None:
+                    with st.expander("The page as printed", expanded=False):
+                        st.image(image, caption=f"{citation.source}, page {number}")
             if page.pages and page.pages > 1:
                 c1, _, c2 = st.columns([1, 2, 1])
                 c1.button(

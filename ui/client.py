@@ -313,6 +313,18 @@ class EkaClient:
             tuple(data.get("sections", ())),
         )
 
+    def page_image(self, doc_id: str, page: int) -> bytes | None:
+        """A PDF page rendered as PNG, or None when the server cannot render it (not a PDF, file gone)."""
+        try:
+            response = self._http.get(f"/v1/documents/{doc_id}/pages/{page}/image")
+        except httpx.TransportError as err:
+            raise ApiUnreachable(self.base_url, type(err).__name__) from err
+        if response.status_code == 200 and response.headers.get("content-type", "").startswith("image/"):
+            return response.content
+        if response.status_code in (401, 429):
+            raise self._error(response.status_code, response.content)
+        return None
+
     def provenance(self, provenance_id: str) -> dict[str, Any]:
         """The provenance record of an answer: ``{"record": {...}, "redacted", "feedback", ...}``."""
         return dict(self._request("GET", f"/v1/answers/{provenance_id}"))

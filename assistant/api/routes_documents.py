@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Query, Response, UploadFile
 
 from assistant.api.deps import CallerDep, Services, ServicesDep
 from assistant.api.schemas import (
@@ -26,6 +26,7 @@ from assistant.api.schemas import (
 from assistant.errors import AccessDenied, NotFound
 from assistant.filters import can_read
 from assistant.pages import page_text
+from assistant.render import original_file, render_pdf_page
 from assistant.types import Document
 
 router = APIRouter(prefix="/v1/documents")
@@ -89,6 +90,32 @@ def get_page(doc_id: str, page: int, svc: ServicesDep, caller: CallerDep) -> Pag
         text=text.text,
         sections=list(text.sections),
     )
+
+
+@router.get(
+    "/{doc_id}/pages/{page}/image",
+    summary="A PDF page rendered as PNG (while the original file is still available)",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/png": {}}, "description": "The rendered page"},
+        404: {"description": "Unknown, not readable, not a PDF, or the original file is gone or changed"},
+    },
+)
+def get_page_image(
+    doc_id: str,
+    page: int,
+    svc: ServicesDep,
+    caller: CallerDep,
+    scale: Annotated[float, Query(ge=0.5, le=3.0, description="Zoom; 1.0 is 72 dpi.")] = 1.5,
+) -> Response:
+    document = readable(svc, doc_id, caller.principal.groups)
+    if document.mime != "application/pdf":
+        raise NotFound(f"document {doc_id!r} is not a PDF")
+    stored = svc.assistant.store.document_by_source(document.source)
+    if stored is None:
+        raise NotFound(f"no document {doc_id!r}")
+    png = render_pdf_page(original_file(stored, svc.assistant.settings.home), page, scale)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
 def _metadata(raw: str | None) -> dict[str, str]:

@@ -768,3 +768,19 @@ def test_planted_instruction_is_not_obeyed_and_is_flagged(api: Server, planted: 
     flagged = [w for w in answer["warnings"] if planted["source"] in w]
     assert flagged and "instructions" in flagged[0]
     assert any(planted["source"] in w for w in events[-1]["warnings"])
+
+
+def test_pdf_page_images_follow_the_page_access_rules(api: Server) -> None:
+    with api.client("battery") as client:
+        docs = {d["source"]: d for d in client.get("/v1/documents").json()["documents"]}
+        report = docs["battery/battery-thermal-test-report.pdf"]
+        image = client.get(f"/v1/documents/{report['doc_id']}/pages/4/image", params={"scale": 1.0})
+        beyond = client.get(f"/v1/documents/{report['doc_id']}/pages/{report['pages'] + 1}/image")
+        markdown = next(d for s, d in docs.items() if s.endswith(".md"))
+        not_pdf = client.get(f"/v1/documents/{markdown['doc_id']}/pages/1/image")
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert image.content.startswith(b"\x89PNG") and len(image.content) > 10_000
+    assert beyond.status_code == 404 and not_pdf.status_code == 404
+    with api.client("public") as client:
+        hidden = client.get(f"/v1/documents/{report['doc_id']}/pages/4/image")
+    assert hidden.status_code == 404 and hidden.json()["error"] == "not_found"
