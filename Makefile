@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export EKA_HOME ?= .eka
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo stop test test-fast lint format bench-ingest samples clean
+.PHONY: help install demo stop test test-fast lint format bench-ingest bench-answer samples clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -61,6 +61,12 @@ format: install ## Format the code
 
 bench-ingest: install ## Ingest benchmark on ../shared/data/engineering-docs (EKA_BENCH_CORPUS to change)
 	$(BIN)/python -m eval.bench.ingest $${EKA_BENCH_CORPUS:-../shared/data/engineering-docs} --questions $${EKA_BENCH_QUESTIONS:-../shared/eval/engdocs-dev.jsonl}
+
+bench-answer: install ## Answer benchmark on the dev questions (EKA_GENERATOR; EKA_BENCH_ARGS=--calibrate)
+	$(BIN)/python -m eval.bench.answer --generator $${EKA_GENERATOR:-extractive} \
+		--dataset $${EKA_BENCH_SAMPLE_QUESTIONS:-samples/questions.jsonl} $${EKA_BENCH_SAMPLE_CORPUS:-samples} \
+		--dataset $${EKA_BENCH_QUESTIONS:-../shared/eval/engdocs-dev.jsonl} $${EKA_BENCH_CORPUS:-../shared/data/engineering-docs} \
+		$${EKA_BENCH_ARGS:-}
 
 samples: install ## Regenerate the sample PDFs/DOCX and verify samples/questions.jsonl
 	$(BIN)/python scripts/build_samples.py

@@ -58,7 +58,11 @@ class Settings(BaseSettings):
     )
     answer_k: int = Field(6, ge=1, le=50, description="Sources shown to the generator.")
     refusal_threshold: float = Field(
-        0.0, ge=-10.0, le=10.0, description="Below this top retrieval score the answer is a refusal."
+        0.46,
+        ge=-10.0,
+        le=10.0,
+        description="Below this evidence (mean of the best dense cosine and the top hit's late-interaction "
+        "MaxSim, assistant/refusal.py) the answer is a refusal; calibrated in docs/answering.md.",
     )
     support_threshold: float = Field(
         0.5, ge=0.0, le=1.0, description="Share of a sentence's content words its cited source must contain."
