@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export EKA_HOME ?= .eka
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo stop test test-fast lint format bench-ingest bench-answer samples clean
+.PHONY: help install demo stop serve ui test-ui test test-fast lint format bench-ingest bench-answer samples clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -43,6 +43,15 @@ demo: install ## Ingest samples/, show searches as personas, start the API and t
 
 stop: ## Stop the API and the chat started by make demo
 	$(BIN)/python -m eka.demo stop
+
+serve: install ## Run the API in the foreground (EKA_HOME; keys from eka keys create)
+	$(BIN)/eka serve
+
+ui: install ## Run the chat in the foreground against a running API
+	$(BIN)/eka ui
+
+test-ui: install ## Only the chat's tests (AppTest and headless Chromium)
+	$(BIN)/pytest -q tests/ui
 
 test: install ## Run the whole test suite (unit, integration, e2e)
 	$(BIN)/pytest -q
