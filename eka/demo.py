@@ -92,23 +92,35 @@ def start_api(settings: Settings, host: str, port: int, timeout_s: float = 300) 
         return url
     if _ready(url):  # another program's server: ours could not bind, and its keys are not ours
         raise SystemExit(f"port {port} is taken by another eka server; stop it or set EKA_API_PORT")
-    log = (settings.home / "api.log").open("ab")
     eka = Path(sys.executable).with_name("eka")
+    command = [str(eka), "serve", "--host", host, "--port", str(port), "--log-level", "warning"]
+    return _launch(settings, "api", "the API", command, None, url, "/readyz", timeout_s)
+
+
+def _launch(
+    settings: Settings,
+    name: str,
+    label: str,
+    command: list[str],
+    env: dict[str, str] | None,
+    url: str,
+    health: str,
+    timeout_s: float,
+) -> str:
+    """Start ``command`` detached (pid in NAME.pid, output in NAME.log); wait until it is healthy."""
+    log_path = settings.home / f"{name}.log"
     process = subprocess.Popen(
-        [str(eka), "serve", "--host", host, "--port", str(port), "--log-level", "warning"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        command, env=env, stdout=log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
     )
-    pid_file.write_text(str(process.pid))
+    (settings.home / f"{name}.pid").write_text(str(process.pid))
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"the API stopped while starting; see {settings.home / 'api.log'}")
-        if _ready(url):
+            raise SystemExit(f"{label} stopped while starting; see {log_path}")
+        if _ready(url, health):
             return url
         time.sleep(0.5)
-    raise SystemExit(f"the API was not ready after {timeout_s:.0f} s; see {settings.home / 'api.log'}")
+    raise SystemExit(f"{label} was not ready after {timeout_s:.0f} s; see {log_path}")
 
 
 def start_ui(settings: Settings, host: str, port: int, api_url: str, timeout_s: float = 120) -> str:
@@ -120,23 +132,8 @@ def start_ui(settings: Settings, host: str, port: int, api_url: str, timeout_s: 
         return url
     if _ready(url, health):
         raise SystemExit(f"port {port} is taken by another Streamlit app; stop it or set EKA_UI_PORT")
-    log = (settings.home / "ui.log").open("ab")
-    process = subprocess.Popen(
-        streamlit_command(port, host),
-        env=ui_env(api_url, demo_keys=(settings.home / "demo-keys.json").resolve()),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    pid_file.write_text(str(process.pid))
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the chat stopped while starting; see {settings.home / 'ui.log'}")
-        if _ready(url, health):
-            return url
-        time.sleep(0.5)
-    raise SystemExit(f"the chat was not ready after {timeout_s:.0f} s; see {settings.home / 'ui.log'}")
+    env = ui_env(api_url, demo_keys=(settings.home / "demo-keys.json").resolve())
+    return _launch(settings, "ui", "the chat", streamlit_command(port, host), env, url, health, timeout_s)
 
 
 def stop(settings: Settings) -> None:
