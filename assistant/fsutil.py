@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 
@@ -43,3 +44,15 @@ def dir_digest(path: Path) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def open_sqlite(path: Path) -> sqlite3.Connection:
+    """A SQLite connection as every eka database uses it: WAL, fully synced commits, foreign keys, waits for
+    other writers, autocommit (callers open their own ``BEGIN IMMEDIATE`` transactions), usable from threads
+    under the caller's lock."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
+    db.row_factory = sqlite3.Row
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=60000"):
+        db.execute(f"PRAGMA {pragma}")
+    return db

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from assistant.errors import NotFound
+from assistant.fsutil import open_sqlite
 from assistant.types import PUBLIC_GROUP, Principal
 
 ROLES = frozenset({"ingest", "auditor"})
@@ -54,11 +55,8 @@ class KeyStore:
     """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = open_sqlite(path)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS keys (key_id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
             " user TEXT NOT NULL, groups TEXT NOT NULL, roles TEXT NOT NULL, created_at TEXT NOT NULL,"

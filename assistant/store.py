@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import NotFound
+from assistant.fsutil import open_sqlite
 from assistant.passages import passage_text
 from assistant.types import Chunk, Document
 
@@ -119,15 +120,9 @@ class Store:
     """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA busy_timeout=60000")
+        self._db = open_sqlite(path)
         with self._write():
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
