@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     )
     local_context: int = Field(4096, ge=512, le=32768, description="llama.cpp context window (tokens).")
     local_threads: int = Field(2, ge=1, le=256)
+    local_start_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        description="How long the local model process may take to load before it counts as failed.",
+    )
     openai_base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://host/v1.")
     openai_api_key: str | None = Field(None, description="Key for the endpoint (or OPENAI_API_KEY).")
     openai_model: str = Field("gpt-4o-mini", description="Model (or Azure deployment) name.")
@@ -86,6 +91,11 @@ class Settings(BaseSettings):
     # The service (assistant.api)
     api_max_body_mb: float = Field(50.0, gt=0, description="Largest request body or upload.")
     rate_limit_per_minute: int = Field(120, ge=1, description="Requests per API key per minute.")
+
+    # Where `eka serve`, `eka ui` and `make demo` listen
+    api_host: str = Field("127.0.0.1", description="Interface of the API (`eka serve`, `make demo`).")
+    api_port: int = Field(8000, ge=1, le=65535, description="Port of the API (`eka serve`, `make demo`).")
+    ui_port: int = Field(8501, ge=1, le=65535, description="Port of the chat (`eka ui`, `make demo`).")
 
     @property
     def store_path(self) -> Path:

@@ -38,6 +38,18 @@ class GeneratorTimeout(GeneratorError):
     """The answer generator did not answer in time."""
 
 
+class GeneratorUnavailable(GeneratorError):
+    """The generator cannot answer at all (missing package or model, endpoint unreachable); a 503.
+
+    ``install`` is the command or setting that would make it available, if there is one.
+    """
+
+    def __init__(self, message: str, install: str | None = None) -> None:
+        super().__init__(f"{message}: {install}" if install else message)
+        self.reason = message
+        self.install = install
+
+
 class RateLimited(EkaError):
     """The caller sent too many requests; ``retry_after`` is in seconds."""
 

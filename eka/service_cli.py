@@ -24,7 +24,7 @@ answer_app = typer.Typer(help="Ask questions, and replay recorded answers.", no_
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}")
+    err_console.print(f"[red]error:[/red] {message}", soft_wrap=True)  # one line, whatever the width
     return typer.Exit(code)
 
 
@@ -37,17 +37,32 @@ def _split(value: str | None) -> list[str]:
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on [default: EKA_API_HOST or 127.0.0.1].")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on [default: EKA_API_PORT or 8000].", min=1, max=65535)
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Run the HTTP API (uvicorn). Models and indexes load once at start-up; /readyz says when."""
     import uvicorn
 
+    from eka.ports import in_use, suggest
     from eka.server import create
 
+    settings = Settings()
+    host = host or settings.api_host
+    port = port or settings.api_port
+    if in_use(host, port):  # now, not after the model has loaded
+        other = suggest(host, port)
+        raise _fail(
+            f"port {port} is in use by another program: start with --port {other} "
+            f"(or set EKA_API_PORT={other}), or stop that program",
+            code=1,
+        )
     try:
-        app = create(Settings())
+        app = create(settings)
     except EkaError as err:
         raise _fail(str(err)) from err
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
@@ -228,6 +243,8 @@ def answer_ask(
         result = svc.answerers[svc.default_generator].answer(AnswerRequest(question), principal)
     except EkaError as err:
         raise _fail(str(err), 1) from err
+    finally:
+        svc.close()  # stops a local model process
     if as_json:
         _dump(AnswerResponse.of(result).model_dump())
         return
@@ -256,7 +273,10 @@ def answer_replay(
     svc = _services(recorded)
     if recorded not in svc.answerers:
         raise _fail(f"the answer was made by the {recorded!r} generator, which is not configured here")
-    report = replay(svc.answerers[recorded], stored.record)
+    try:
+        report = replay(svc.answerers[recorded], stored.record)
+    finally:
+        svc.close()
     if as_json:
         _dump(report.to_json())
     else:

@@ -60,6 +60,8 @@ class Services:
     started: float = field(default_factory=time.time)
 
     def close(self) -> None:
+        for answerer in self.answerers.values():
+            answerer.generator.close()
         self.keys.close()
         self.audit.close()
         self.assistant.close()

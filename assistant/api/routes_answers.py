@@ -15,6 +15,7 @@ from assistant.api.schemas import (
     AnswerResponse,
     FeedbackRequest,
     FeedbackResponse,
+    GeneratorInfo,
     GeneratorsOut,
     HitOut,
     Me,
@@ -24,7 +25,7 @@ from assistant.api.schemas import (
 )
 from assistant.api.streaming import collect, ndjson
 from assistant.audit import redact
-from assistant.errors import NotFound
+from assistant.errors import GeneratorUnavailable, NotFound
 from assistant.filters import Filters
 from assistant.generation.base import Message
 
@@ -51,7 +52,11 @@ def answerer(svc: ServicesDep, name: str | None) -> AnswerService:
                 }
             ]
         )
-    return svc.answerers[chosen]
+    service = svc.answerers[chosen]
+    state = service.generator.availability()
+    if not state.available:
+        raise GeneratorUnavailable(f"the {chosen} generator is unavailable: {state.reason}", state.install)
+    return service
 
 
 @router.get("/me", response_model=Me, summary="Who the API key belongs to")
@@ -62,7 +67,23 @@ def me(caller: CallerDep) -> Me:
 
 @router.get("/generators", response_model=GeneratorsOut, summary="Answer generators this server offers")
 def generators(svc: ServicesDep, caller: CallerDep) -> GeneratorsOut:
-    return GeneratorsOut(default=svc.default_generator, available=sorted(svc.answerers))
+    infos = []
+    for name, service in svc.answerers.items():
+        state = service.generator.availability()
+        infos.append(
+            GeneratorInfo(
+                name=name,
+                available=state.available,
+                reason=state.reason,
+                install=state.install,
+                model_id=service.generator.model_id if state.available else None,
+            )
+        )
+    return GeneratorsOut(
+        default=svc.default_generator,
+        available=sorted(i.name for i in infos if i.available),
+        generators=infos,
+    )
 
 
 @router.post("/search", response_model=SearchResponse, summary="Ranked passages the caller may read")
@@ -87,6 +108,7 @@ def search(body: SearchRequest, svc: ServicesDep, caller: CallerDep) -> SearchRe
             "line: sources, delta..., then done (or error).",
         },
         502: {"description": "The generator failed"},
+        503: {"description": "The generator is unavailable (see GET /v1/generators)"},
         504: {"description": "The generator timed out"},
     },
 )

@@ -238,9 +238,18 @@ class Me(BaseModel):
     key_id: str
 
 
+class GeneratorInfo(BaseModel):
+    name: str
+    available: bool
+    reason: str | None = Field(None, description="Why it cannot answer now.")
+    install: str | None = Field(None, description="The command or setting that would make it available.")
+    model_id: str | None = None
+
+
 class GeneratorsOut(BaseModel):
-    default: str
-    available: list[str]
+    default: str = Field(description="The generator used when a request names none (it may be unavailable).")
+    available: list[str] = Field(description="The generators that can answer now.")
+    generators: list[GeneratorInfo]
 
 
 class ErrorOut(BaseModel):

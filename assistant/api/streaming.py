@@ -11,7 +11,7 @@ from typing import Any
 
 from assistant.answering import DeltaEvent, DoneEvent, Event, SourcesEvent
 from assistant.api.schemas import AnswerResponse, HitOut
-from assistant.errors import EkaError, GeneratorError, GeneratorTimeout
+from assistant.errors import EkaError, GeneratorError, GeneratorTimeout, GeneratorUnavailable
 from assistant.types import Hit
 
 log = logging.getLogger(__name__)
@@ -19,6 +19,14 @@ log = logging.getLogger(__name__)
 
 def error_event(err: Exception) -> dict[str, Any]:
     """The last event of a stream that failed; the message is safe to show."""
+    if isinstance(err, GeneratorUnavailable):
+        return {
+            "type": "error",
+            "error": "generator_unavailable",
+            "detail": str(err),
+            "status": 503,
+            "provenance_id": err.provenance_id,
+        }
     if isinstance(err, GeneratorTimeout):
         return {
             "type": "error",

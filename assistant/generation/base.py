@@ -3,11 +3,13 @@
 Three implementations, chosen by ``EKA_GENERATOR``:
 
 - ``extractive`` (default, no LLM): picks the best-supported sentences of the sources (``extractive.py``);
-- ``local``: a GGUF model run in-process by llama-cpp-python (``local.py``, the ``eka[local]`` extra);
+- ``local``: a GGUF model served by llama.cpp in a supervised child process (``local.py``,
+  ``llama_server.py``; the ``eka[local]`` extra), so a crash of the model never takes eka down;
 - ``openai``: any OpenAI-compatible endpoint through langchain-openai (``openai_compat.py``).
 
 A generator streams text pieces; it raises :class:`~assistant.errors.GeneratorError` (or its subclass
-:class:`~assistant.errors.GeneratorTimeout`) with a message that is safe to show a client.
+:class:`~assistant.errors.GeneratorTimeout`) with a message that is safe to show a client, and
+:class:`~assistant.errors.GeneratorUnavailable` when it cannot answer at all (a 503, with what would fix it).
 """
 
 from __future__ import annotations
@@ -40,6 +42,18 @@ class Prompt:
     sources: tuple[Hit, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """Whether a generator can answer now; if not, why (``reason``) and what would fix it (``install``)."""
+
+    available: bool
+    reason: str | None = None
+    install: str | None = None
+
+
+AVAILABLE = Availability(True)
+
+
 class Generator(Protocol):
     """Streams the answer to a prompt.
 
@@ -61,4 +75,20 @@ class Generator(Protocol):
 
     def complete(self, messages: tuple[Message, ...], max_tokens: int = 128) -> str:
         """A short non-streamed completion (used to rewrite follow-up questions)."""
+        ...
+
+    def availability(self) -> Availability:
+        """What is known now about whether this generator can answer (no I/O)."""
+        ...
+
+    def prepare(self) -> None:
+        """Get ready to answer (load a model, start its process, reach an endpoint).
+
+        Raises:
+            GeneratorUnavailable: it cannot answer; :meth:`availability` then says why.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release what the generator holds (a child process, connections)."""
         ...

@@ -17,7 +17,7 @@ import numpy as np
 from assistant.citations import HEADING, content_words, unwrap_lines
 from assistant.config import Settings
 from assistant.embedding import Embedder
-from assistant.generation.base import Message, Prompt
+from assistant.generation.base import AVAILABLE, Availability, Message, Prompt
 from assistant.injection import looks_like_instruction
 
 REFUSAL_TEXT = "I don't know: the documents available to you do not cover this."
@@ -138,3 +138,13 @@ class ExtractiveGenerator:
     def complete(self, messages: tuple[Message, ...], max_tokens: int = 128) -> str:
         """Not an LLM: returns the last user message unchanged (callers fall back to rules)."""
         return next((m.content for m in reversed(messages) if m.role == "user"), "")
+
+    def availability(self) -> Availability:
+        """Always available: it needs no model beyond the embedder."""
+        return AVAILABLE
+
+    def prepare(self) -> None:
+        """Nothing to prepare (the embedder is loaded by the retriever's warm-up)."""
+
+    def close(self) -> None:
+        """Nothing to release."""

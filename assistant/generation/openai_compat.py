@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import openai
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -20,8 +21,8 @@ from langchain_openai import AzureChatOpenAI, ChatOpenAI
 from pydantic import SecretStr
 
 from assistant.config import Settings
-from assistant.errors import GeneratorError, GeneratorTimeout
-from assistant.generation.base import Message, Prompt
+from assistant.errors import GeneratorError, GeneratorTimeout, GeneratorUnavailable
+from assistant.generation.base import AVAILABLE, Availability, Message, Prompt
 
 __all__ = ["OpenAICompatGenerator"]
 
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 # Local servers (llama.cpp, vLLM, Ollama) accept any key; the SDK insists on one.
 _PLACEHOLDER_KEY = "not-needed"
 _ROLES: dict[str, type[BaseMessage]] = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+_PROBE_TIMEOUT_S = 5.0
+_REPROBE_AFTER_S = 5.0  # an unreachable endpoint is tried again at most this often
+_FIX = "check EKA_OPENAI_BASE_URL (or EKA_AZURE_ENDPOINT) and that the endpoint is running"
 
 
 class OpenAICompatGenerator:
@@ -79,6 +83,9 @@ class OpenAICompatGenerator:
         # itself gets max_completion_tokens alone (some of its models reject max_tokens).
         host = urlsplit(self.endpoint).hostname
         self._send_max_tokens = not settings.azure_endpoint and host != "api.openai.com"
+        self.fix = _FIX
+        self._down: Availability | None = None  # set while the endpoint is unreachable
+        self._probed_at = 0.0
 
     def params(self) -> dict[str, Any]:
         """Temperature, max tokens, timeout and endpoint, for provenance."""
@@ -91,13 +98,48 @@ class OpenAICompatGenerator:
 
     def stream(self, prompt: Prompt) -> Iterator[str]:
         """Yield the answer in pieces; GeneratorTimeout once ``llm_timeout_s`` has passed."""
-        return self._generate(prompt.messages, self.max_tokens)
+        return self.generate(prompt.messages, self.max_tokens)
 
     def complete(self, messages: tuple[Message, ...], max_tokens: int = 128) -> str:
         """A short completion, streamed internally so the time limit holds."""
-        return "".join(self._generate(messages, max_tokens))
+        return "".join(self.generate(messages, max_tokens))
 
-    def _generate(self, messages: tuple[Message, ...], max_tokens: int) -> Iterator[str]:
+    def availability(self) -> Availability:
+        """Unavailable while the endpoint could not be reached; otherwise available."""
+        return self._down or AVAILABLE
+
+    def prepare(self) -> None:
+        """Check that something answers at the endpoint (any HTTP status counts: only reachability).
+
+        Raises:
+            GeneratorUnavailable: nothing answers there (refused, unknown host, timed out).
+        """
+        self._probed_at = time.monotonic()
+        try:
+            httpx.get(f"{self.endpoint}/models", timeout=min(_PROBE_TIMEOUT_S, self.timeout_s))
+        except httpx.HTTPError as err:
+            self._down = Availability(
+                False, f"could not reach the model endpoint at {self.endpoint}", self.fix
+            )
+            log.warning("%s (%s)", self._down.reason, type(err).__name__)
+            raise GeneratorUnavailable(self._down.reason or "", self.fix) from err
+        self._down = None
+
+    def close(self) -> None:
+        """Nothing to release: HTTP connections close with each answer."""
+
+    def generate(self, messages: tuple[Message, ...], max_tokens: int) -> Iterator[str]:
+        """Yield a completion of ``messages`` in pieces, at most ``max_tokens`` tokens.
+
+        Raises:
+            GeneratorUnavailable: the endpoint cannot be reached (checked again at most every 5 s).
+            GeneratorTimeout: no answer within ``llm_timeout_s``.
+            GeneratorError: any other failure, with a message safe to show.
+        """
+        if self._down is not None:
+            if time.monotonic() - self._probed_at < _REPROBE_AFTER_S:
+                raise GeneratorUnavailable(self._down.reason or "", self.fix)
+            self.prepare()
         deadline = time.monotonic() + self.timeout_s
         limits: dict[str, Any] = {"max_tokens": max_tokens}
         if self._send_max_tokens:
@@ -125,6 +167,9 @@ class OpenAICompatGenerator:
             return GeneratorTimeout(f"the model endpoint did not answer within {self.timeout_s:g} s")
         if isinstance(err, openai.APIConnectionError):
             message = f"could not reach the model endpoint at {self.endpoint}"
+            log.warning("%s: %s", message, self._redact(str(err))[:500])
+            self._down, self._probed_at = Availability(False, message, self.fix), time.monotonic()
+            return GeneratorUnavailable(message, self.fix)
         elif isinstance(err, openai.AuthenticationError):
             message = "the model endpoint rejected the API key (HTTP 401)"
         elif isinstance(err, openai.RateLimitError):

@@ -1,11 +1,15 @@
-"""The LLM generators against the real packaged 0.5B GGUF: in-process llama.cpp and a real OpenAI server.
+"""The LLM generators against the real packaged 0.5B GGUF: the supervised local model and an OpenAI server.
 
-The model is assembled from its installed part packages once per session; the OpenAI-compatible server is
-llama-cpp-python's own (``python -m llama_cpp.server``) on a free loopback port.
+The model is assembled from its installed part packages once per session. The local generator runs it in a
+child process that the tests kill, freeze and orphan; the OpenAI-compatible server is llama-cpp-python's own
+(``python -m llama_cpp.server``) on a free loopback port.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -19,11 +23,11 @@ import pytest
 
 from assistant.config import Settings
 from assistant.embedding import SentenceTransformerEmbedder
-from assistant.errors import ConfigError, GeneratorError, GeneratorTimeout
-from assistant.generation.base import Message, Prompt
+from assistant.errors import ConfigError, GeneratorError, GeneratorTimeout, GeneratorUnavailable
+from assistant.generation.base import Availability, Message, Prompt
 from assistant.generation.factory import make_generator
 from assistant.generation.gguf import GGUF_MODELS, GgufModel, file_sha256, resolve_gguf
-from assistant.generation.local import LlamaCppGenerator
+from assistant.generation.local import LocalGenerator
 from assistant.generation.openai_compat import OpenAICompatGenerator
 
 pytestmark = pytest.mark.integration
@@ -48,6 +52,13 @@ Wheel nuts are torqued to 140 Nm in a star pattern.
 
 Question: {QUESTION}"""
 PROMPT = Prompt("answer-v1", (Message("system", SYSTEM), Message("user", USER)), QUESTION, ())
+# An answer long enough to be interrupted (a few hundred tokens).
+PROMPT_LONG = Prompt(
+    "answer-v1",
+    (Message("user", "Write a detailed, numbered 20-step procedure for replacing the brake pads of a car."),),
+    "procedure",
+    (),
+)
 
 
 def settings(home: Path, **overrides: object) -> Settings:
@@ -72,8 +83,19 @@ def model_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def local_gen(model_home: Path) -> LlamaCppGenerator:
-    return LlamaCppGenerator(settings(model_home))
+def local_gen(model_home: Path) -> Iterator[LocalGenerator]:
+    gen = LocalGenerator(settings(model_home))
+    yield gen
+    gen.close()
+
+
+def pid_running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie or a reaped one counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def free_port() -> int:
@@ -169,7 +191,7 @@ def test_missing_part_packages_name_the_pip_install(tmp_path: Path, monkeypatch:
         GGUF_MODELS, "partial", GgufModel("partial", parts, "0.9.0", "0" * 64, 1, "local-small")
     )
     with pytest.raises(
-        ConfigError, match=r"pip install 'eka\[local-small\]'.*eka-no-such-model-part2==0.9.0"
+        ConfigError, match=r"EKA_LOCAL_MODEL=partial make install-llm.*eka-no-such-model-part2==0.9.0"
     ):
         resolve_gguf("partial", tmp_path)
 
@@ -184,13 +206,15 @@ def test_gguf_path_is_used_as_is_and_other_files_are_rejected(model_home: Path, 
         resolve_gguf("no-such-model", tmp_path)
 
 
-# -- in-process llama.cpp ---------------------------------------------------------------------------------
+# -- the local model in a supervised child process -----------------------------------------------------
 
 
-def test_local_generator_streams_an_answer(local_gen: LlamaCppGenerator) -> None:
+def test_local_generator_streams_an_answer_from_a_child_process(local_gen: LocalGenerator) -> None:
     pieces = list(local_gen.stream(PROMPT))
     assert len(pieces) > 1
     assert "".join(pieces).strip()
+    assert local_gen.server.pid is not None and local_gen.server.pid != os.getpid()
+    assert local_gen.server.alive()
     assert local_gen.model_id == f"gguf:{MODEL}@sha256:{GGUF_MODELS[MODEL].sha256[:12]}"
     assert local_gen.params() == {
         "temperature": 0.0,
@@ -201,19 +225,19 @@ def test_local_generator_streams_an_answer(local_gen: LlamaCppGenerator) -> None
     }
 
 
-def test_local_generator_completes_a_short_text(local_gen: LlamaCppGenerator) -> None:
+def test_local_generator_completes_a_short_text(local_gen: LocalGenerator) -> None:
     text = local_gen.complete((Message("user", "Name one part of a disc brake."),), max_tokens=8)
     assert text.strip()
 
 
-def test_abandoned_stream_releases_the_model(local_gen: LlamaCppGenerator) -> None:
+def test_abandoned_stream_releases_the_model(local_gen: LocalGenerator) -> None:
     stream = local_gen.stream(PROMPT)
     assert next(stream)
     stream.close()
     assert "".join(local_gen.stream(PROMPT)).strip()
 
 
-def test_prompt_longer_than_the_context_is_a_clear_error(local_gen: LlamaCppGenerator) -> None:
+def test_prompt_longer_than_the_context_is_a_clear_error(local_gen: LocalGenerator) -> None:
     long_user = "Wheel nuts are torqued to 140 Nm in a star pattern. " * 400 + QUESTION
     prompt = Prompt("answer-v1", (Message("system", SYSTEM), Message("user", long_user)), QUESTION, ())
     with pytest.raises(GeneratorError, match="2048-token context"):
@@ -221,10 +245,113 @@ def test_prompt_longer_than_the_context_is_a_clear_error(local_gen: LlamaCppGene
     assert "".join(local_gen.stream(PROMPT)).strip()
 
 
-def test_local_generator_times_out(model_home: Path) -> None:
-    gen = LlamaCppGenerator(settings(model_home, llm_timeout_s=0.001, llm_max_tokens=200))
-    with pytest.raises(GeneratorTimeout):
-        list(gen.stream(PROMPT))
+def test_killed_model_process_fails_the_answer_and_the_next_answer_restarts_it(model_home: Path) -> None:
+    gen = LocalGenerator(settings(model_home, llm_max_tokens=300))
+    try:
+        stream = gen.stream(PROMPT_LONG)
+        assert next(stream)
+        first_pid = gen.server.pid
+        assert first_pid is not None
+        os.kill(first_pid, signal.SIGKILL)
+        with pytest.raises(GeneratorError, match=r"stopped during the answer \(signal 9 \(SIGKILL\)\)"):
+            list(stream)
+        assert gen.availability().available
+        assert "".join(gen.stream(PROMPT)).strip()
+        assert gen.server.pid != first_pid
+        assert gen.server.starts == 2
+    finally:
+        gen.close()
+
+
+def test_hung_model_process_times_out_is_killed_and_restarted(model_home: Path) -> None:
+    gen = LocalGenerator(settings(model_home, llm_timeout_s=15, llm_max_tokens=300))
+    try:
+        stream = gen.stream(PROMPT_LONG)
+        assert next(stream)
+        hung = gen.server.pid
+        assert hung is not None
+        os.kill(hung, signal.SIGSTOP)  # alive but making no progress
+        with pytest.raises(GeneratorTimeout, match="did not finish within 15 s"):
+            list(stream)
+        assert not pid_running(hung)
+        assert "".join(gen.stream(PROMPT)).strip()
+        assert gen.server.starts == 2
+    finally:
+        gen.close()
+
+
+def test_model_process_ends_when_its_parent_is_killed(model_home: Path, tmp_path: Path) -> None:
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from assistant.config import Settings\n"
+        "from assistant.generation.local import LocalGenerator\n"
+        f"gen = LocalGenerator(Settings(home=Path({str(model_home)!r}), local_model={MODEL!r}, "
+        "local_context=2048, _env_file=None))\n"
+        "gen.prepare()\n"
+        "print(gen.server.pid, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=180, check=False
+    )
+    assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
+    child = int(result.stdout.split()[0])
+    deadline = time.monotonic() + 15
+    while pid_running(child) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not pid_running(child)
+
+
+def test_model_that_cannot_load_makes_the_generator_unavailable(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + b"\x00" * 4096)
+    gen = LocalGenerator(settings(tmp_path, local_model=str(broken), local_start_timeout_s=60))
+    try:
+        with pytest.raises(GeneratorUnavailable, match="ended while starting"):
+            gen.prepare()
+        state = gen.availability()
+        assert not state.available
+        assert state.reason is not None and "ended while starting" in state.reason
+        assert state.install is not None and "llama-server.log" in state.install
+        with pytest.raises(GeneratorUnavailable):  # fails fast while the failure is recent
+            list(gen.stream(PROMPT))
+    finally:
+        gen.close()
+
+
+def test_missing_llama_cpp_makes_the_generator_unavailable_with_the_install_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder: SentenceTransformerEmbedder
+) -> None:
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "llama_cpp" else real_find_spec(name, *a),
+    )
+    with pytest.raises(GeneratorUnavailable, match="make install-llm"):
+        LocalGenerator(settings(tmp_path))
+    degraded = make_generator(settings(tmp_path, generator="local"), embedder, degrade=True)
+    assert degraded.availability() == Availability(
+        False, "the local generator needs llama-cpp-python[server]", "make install-llm"
+    )
+    with pytest.raises(GeneratorUnavailable, match="make install-llm"):
+        list(degraded.stream(PROMPT))
+
+
+def test_missing_model_file_makes_the_generator_unavailable(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    missing = str(tmp_path / "nowhere.gguf")
+    degraded = make_generator(
+        settings(tmp_path, generator="local", local_model=missing), embedder, degrade=True
+    )
+    state = degraded.availability()
+    assert not state.available
+    assert state.reason is not None and "neither a packaged model" in state.reason
+    with pytest.raises(GeneratorUnavailable):
+        make_generator(settings(tmp_path, generator="local", local_model=missing), embedder)
 
 
 # -- an OpenAI-compatible endpoint ------------------------------------------------------------------------
