@@ -5,10 +5,15 @@
 (ports ``EKA_API_PORT``, default 8000, and ``EKA_UI_PORT``, default 8501), waits until both are ready and
 prints their URLs, the personas with their keys and a first request to try. The chat gets the keys file, so
 it offers a persona picker. ``python -m eka.demo stop`` stops what ``start`` started.
+
+Both ports are checked before anything starts: one taken by another program ends ``start`` at once with the
+variable to change. If a process fails to start, what this ``start`` had started is stopped again, so a
+failed start leaves nothing running.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -21,7 +26,11 @@ from pathlib import Path
 
 from assistant.config import Settings
 from assistant.keys import KeyStore
+from eka.ports import in_use, taken
 from eka.ui_cli import streamlit_command, ui_env
+
+# How long each process may take to become healthy (the API loads the model and the indexes first).
+START_TIMEOUT_S = {"api": 300.0, "ui": 120.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,56 +93,124 @@ def _alive(pid_file: Path) -> int | None:
     return pid
 
 
-def start_api(settings: Settings, host: str, port: int, timeout_s: float = 300) -> str:
-    """Start ``eka serve`` detached (unless it already runs) and wait until it is ready."""
-    url = f"http://{host}:{port}"
-    pid_file = settings.home / "api.pid"
-    if _alive(pid_file) and _ready(url):
-        return url
-    if _ready(url):  # another program's server: ours could not bind, and its keys are not ours
-        raise SystemExit(f"port {port} is taken by another eka server; stop it or set EKA_API_PORT")
-    eka = Path(sys.executable).with_name("eka")
-    command = [str(eka), "serve", "--host", host, "--port", str(port), "--log-level", "warning"]
-    return _launch(settings, "api", "the API", command, None, url, "/readyz", timeout_s)
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One of the two processes ``start`` runs: its name (pid and log file), label, port and health path."""
+
+    name: str
+    label: str
+    variable: str  # the setting that moves it to another port
+    port: int
+    health: str
+
+    def url(self, host: str) -> str:
+        return f"http://{host}:{self.port}"
+
+    def running(self, settings: Settings, host: str) -> bool:
+        """Whether the process a previous ``start`` left is alive and healthy on this port."""
+        return _alive(settings.home / f"{self.name}.pid") is not None and _ready(self.url(host), self.health)
 
 
-def _launch(
-    settings: Settings,
-    name: str,
-    label: str,
-    command: list[str],
-    env: dict[str, str] | None,
-    url: str,
-    health: str,
-    timeout_s: float,
-) -> str:
-    """Start ``command`` detached (pid in NAME.pid, output in NAME.log); wait until it is healthy."""
-    log_path = settings.home / f"{name}.log"
+def check_ports(settings: Settings, services: tuple[Service, ...]) -> None:
+    """Exit at once if a port is taken by anything but this demo's own running process."""
+    host = settings.api_host
+    ports = tuple(s.port for s in services)
+    if len(set(ports)) < len(ports):
+        raise SystemExit(
+            f"the API and the chat cannot share port {ports[0]}: set EKA_UI_PORT to another port "
+            "and run make demo again"
+        )
+    for service in services:
+        if not service.running(settings, host) and in_use(host, service.port):
+            raise SystemExit(f"{taken(host, service.port, service.variable, ports)} and run make demo again")
+
+
+@dataclass(frozen=True, slots=True)
+class Launched:
+    """A process this ``start`` launched (so it can stop it again if a later step fails)."""
+
+    service: Service
+    process: subprocess.Popen[bytes]
+    pid_file: Path
+
+    def stop(self) -> None:
+        """Stop the process and its children, and forget its pid file."""
+        _stop_group(self.process.pid, self.process)
+        self.pid_file.unlink(missing_ok=True)
+
+
+def _stop_group(pgid: int, leader: subprocess.Popen[bytes] | None = None, timeout_s: float = 20) -> bool:
+    """SIGTERM a process group and wait until all of it is gone (SIGKILL after ``timeout_s``).
+
+    Returns whether it is gone. ``leader`` (when this process started it) is reaped while waiting.
+    """
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        _signal_group(pgid, sig)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if leader is not None:
+                leader.poll()  # reaps it: a zombie leader would keep the group "alive"
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.1)
+    return False
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+
+
+def _launch(settings: Settings, service: Service, command: list[str], env: dict[str, str] | None) -> Launched:
+    """Start ``command`` detached (pid in NAME.pid, output in NAME.log); wait until it is healthy.
+
+    If it exits or is not healthy in time, it is stopped (nothing is left running) and this exits.
+    """
+    host = settings.api_host
+    log_path = settings.home / f"{service.name}.log"
     process = subprocess.Popen(
         command, env=env, stdout=log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
     )
-    (settings.home / f"{name}.pid").write_text(str(process.pid))
+    launched = Launched(service, process, settings.home / f"{service.name}.pid")
+    launched.pid_file.write_text(str(process.pid))
+    timeout_s = START_TIMEOUT_S[service.name]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"{label} stopped while starting; see {log_path}")
-        if _ready(url, health):
-            return url
+            launched.stop()
+            raise SystemExit(f"{service.label} stopped while starting{_last_line(log_path)}; see {log_path}")
+        if _ready(service.url(host), service.health):
+            return launched
         time.sleep(0.5)
-    raise SystemExit(f"{label} was not ready after {timeout_s:.0f} s; see {log_path}")
+    launched.stop()
+    raise SystemExit(f"{service.label} was not ready after {timeout_s:.0f} s; see {log_path}")
 
 
-def start_ui(settings: Settings, host: str, port: int, api_url: str, timeout_s: float = 120) -> str:
-    """Start the chat detached (unless it runs), with the persona picker, and wait until it answers."""
-    url = f"http://{host}:{port}"
-    pid_file = settings.home / "ui.pid"
-    health = "/_stcore/health"
-    if _alive(pid_file) and _ready(url, health):
-        return url
-    if _ready(url, health):
-        raise SystemExit(f"port {port} is taken by another Streamlit app; stop it or set EKA_UI_PORT")
+def _last_line(log_path: Path) -> str:
+    """``: <the log's last line>`` (what the process said before it stopped), or nothing."""
+    lines = [line.strip() for line in log_path.read_text(errors="replace").splitlines()[-20:] if line.strip()]
+    return f": {lines[-1][:300]}" if lines else ""
+
+
+def start_api(settings: Settings, service: Service) -> Launched | None:
+    """Start ``eka serve`` detached (None if this demo's API already runs) and wait until it is ready."""
+    host = settings.api_host
+    if service.running(settings, host):
+        return None
+    eka = Path(sys.executable).with_name("eka")
+    command = [str(eka), "serve", "--host", host, "--port", str(service.port), "--log-level", "warning"]
+    return _launch(settings, service, command, None)
+
+
+def start_ui(settings: Settings, service: Service, api_url: str) -> Launched | None:
+    """Start the chat detached (None if it already runs), with the persona picker; wait until it answers."""
+    host = settings.api_host
+    if service.running(settings, host):
+        return None
     env = ui_env(api_url, demo_keys=(settings.home / "demo-keys.json").resolve())
-    return _launch(settings, "ui", "the chat", streamlit_command(port, host), env, url, health, timeout_s)
+    return _launch(settings, service, streamlit_command(service.port, host), env)
 
 
 def stop(settings: Settings) -> None:
@@ -142,9 +219,38 @@ def stop(settings: Settings) -> None:
         pid_file = settings.home / f"{name}.pid"
         pid = _alive(pid_file)
         if pid is not None:
-            os.killpg(pid, signal.SIGTERM)
-            print(f"stopped the {name} (pid {pid})")
+            gone = _stop_group(pid)
+            print(f"stopped the {name} (pid {pid})" if gone else f"the {name} (pid {pid}) did not stop")
         pid_file.unlink(missing_ok=True)
+
+
+def start(settings: Settings) -> tuple[str, str, dict[str, str]]:
+    """Start the API and the chat (each unless it already runs); returns their URLs and the demo keys.
+
+    Ports are checked before anything starts. If a step fails, what this call started is stopped again.
+    """
+    api = Service("api", "the API", "EKA_API_PORT", settings.api_port, "/readyz")
+    ui = Service("ui", "the chat", "EKA_UI_PORT", settings.ui_port, "/_stcore/health")
+    check_ports(settings, (api, ui))
+    keys = demo_keys(settings)
+    started: list[Launched] = []
+    try:
+        if launched := start_api(settings, api):
+            started.append(launched)
+        if launched := start_ui(settings, ui, api.url(settings.api_host)):
+            started.append(launched)
+    except SystemExit as err:
+        for launched in reversed(started):
+            launched.stop()
+        if not started:
+            raise
+        stopped = " and ".join(launched.service.label for launched in started)
+        raise SystemExit(f"{err.code}\n{stopped}, started by this run, was stopped again") from None
+    except KeyboardInterrupt:
+        for launched in reversed(started):
+            launched.stop()
+        raise
+    return api.url(settings.api_host), ui.url(settings.api_host), keys
 
 
 def main(argv: list[str]) -> None:
@@ -153,11 +259,7 @@ def main(argv: list[str]) -> None:
     if argv[:1] == ["stop"]:
         stop(settings)
         return
-    host = os.environ.get("EKA_API_HOST", "127.0.0.1")
-    port = int(os.environ.get("EKA_API_PORT", "8000"))
-    keys = demo_keys(settings)
-    url = start_api(settings, host, port)
-    chat = start_ui(settings, host, int(os.environ.get("EKA_UI_PORT", "8501")), url)
+    url, chat, keys = start(settings)
     print(f"\neka chat ready at {chat}  (sign in as a persona below, or with any API key)")
     print(f"eka API ready at {url}  (OpenAPI docs: {url}/docs; generator: {settings.generator})\n")
     print("Demo personas and their API keys:")

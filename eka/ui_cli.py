@@ -15,6 +15,9 @@ from typing import Annotated
 
 import typer
 
+from assistant.config import Settings
+from eka.ports import in_use, taken
+
 APP = Path(__file__).resolve().parent.parent / "ui" / "app.py"
 
 
@@ -60,10 +63,14 @@ def ui_env(
 
 
 def ui(
-    port: Annotated[int, typer.Option(help="Port of the chat (on 127.0.0.1).", min=1, max=65535)] = 8501,
+    port: Annotated[
+        int | None,
+        typer.Option(help="Port of the chat (on 127.0.0.1) [default: EKA_UI_PORT, 8501].", min=1, max=65535),
+    ] = None,
     api_url: Annotated[
-        str, typer.Option(help="URL of the answer service (`eka serve`).")
-    ] = "http://127.0.0.1:8000",
+        str | None,
+        typer.Option(help="URL of the answer service (`eka serve`) [default: EKA_API_HOST:EKA_API_PORT]."),
+    ] = None,
     api_key: Annotated[
         str | None,
         typer.Option(help="Sign the chat in with this key (a single-user local session); otherwise it asks."),
@@ -75,6 +82,12 @@ def ui(
     except ImportError as err:
         typer.echo("error: the chat needs streamlit: pip install 'streamlit>=1.67.0'", err=True)
         raise typer.Exit(2) from err
+    settings = Settings()
+    port = port or settings.ui_port
+    api_url = api_url or f"http://{settings.api_host}:{settings.api_port}"
+    if in_use("127.0.0.1", port):
+        typer.echo(f"error: {taken('127.0.0.1', port, 'EKA_UI_PORT')}, or use --port", err=True)
+        raise typer.Exit(1)
     typer.echo(f"eka chat on http://127.0.0.1:{port} (API: {api_url}); Ctrl+C stops it")
     try:
         code = subprocess.call(streamlit_command(port), env=ui_env(api_url, api_key))

@@ -91,12 +91,22 @@ FACETS = {
     "revision": "Revision",
     "team": "Team",
 }
+# The tab's icon, an open book, as inline SVG (Streamlit makes it a data: URL). A ":material/...:" page icon
+# would make the browser fetch it from Google's font CDN: the chat makes no request that leaves the machine.
+PAGE_ICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><path fill="#1f6feb" d="'
+    "M12 6.5C10.3 5.2 7.9 4.5 5 4.5c-1 0-2 .1-3 .4v14c1-.3 2-.4 3-.4 2.9 0 5.3.7 7 2 1.7-1.3 4.1-2 7-2 "
+    "1 0 2 .1 3 .4v-14c-1-.3-2-.4-3-.4-2.9 0-5.3.7-7 2zm-1 12c-1.6-.8-3.6-1.2-6-1.2-.7 0-1.3 0-2 .1V6.3"
+    "c.6-.1 1.3-.2 2-.2 2.3 0 4.4.6 6 1.8zm10-1.1c-.7-.1-1.3-.1-2-.1-2.4 0-4.4.4-6 1.2V7.9c1.6-1.2 3.7-1.8 "
+    '6-1.8.7 0 1.4.1 2 .2z"/></svg>'
+)
 UPLOAD_TYPES = ["pdf", "docx", "html", "htm", "md", "markdown", "txt"]
 HISTORY_TURNS = 10  # earlier messages sent with a follow-up question
 CONTEXT_LINES = 2  # lines shown around a cited passage
 ERROR_TEXT = {
     "generator_timeout": "the answer generator timed out",
     "generator_failed": "the answer generator failed",
+    "generator_unavailable": "the answer generator is unavailable (choose another in the sidebar)",
     "connection_lost": "the connection to the eka API broke",
     "stream_cut": "the eka API stopped sending",
 }
@@ -138,13 +148,18 @@ class Turn:
 
 # -- small pure helpers --------------------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_$~<>#|])")
+_MD_SPECIAL = re.compile(r"([\\`*_$~<>#|!])")  # "!" too: no ![image](URL) from a document, no request
 _MARKER = re.compile(r"\[(\d{1,2})\]")
+
+
+def md_text(text: str) -> str:
+    """``text`` escaped for Markdown: shown as written, never as formatting, a link target or an image."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def answer_markdown(text: str) -> str:
     """Answer text as safe Markdown, with its ``[n]`` citation markers as small badges."""
-    return _MARKER.sub(r":blue-badge[\1]", _MD_SPECIAL.sub(r"\\\1", text))
+    return _MARKER.sub(r":blue-badge[\1]", md_text(text))
 
 
 def quote_spans(text: str, quote: str) -> list[tuple[int, int]]:
@@ -403,7 +418,7 @@ def sidebar(
     """
     with st.sidebar:
         with st.container(key="who"):
-            st.markdown(f"### :material/person: {me.user}")
+            st.markdown(f"### :material/person: {md_text(me.user)}")
             st.caption("Reads: " + ", ".join(me.groups))
             if me.roles:
                 st.caption("Roles: " + ", ".join(me.roles))
@@ -422,22 +437,48 @@ def sidebar(
         matching = [d for d in docs.documents if _matches(d, filters)]
         st.caption(f"Searching {len(matching)} of {len(docs.documents)} documents you may read.")
 
-        generator = None
-        if len(generators.available) > 1:
-            generator = st.selectbox(
-                "Answer generator",
-                generators.available,
-                index=generators.available.index(generators.default)
-                if generators.default in generators.available
-                else 0,
-                help="`extractive` quotes the best source sentences; an LLM writes a cited answer.",
-            )
-        else:
-            st.caption(f"Answers by the `{generators.default}` generator.")
+        generator = generator_picker(generators)
 
         if "ingest" in me.roles:
             upload_panel(client)
     return filters, generator
+
+
+def generator_picker(generators: Generators) -> str | None:
+    """The generators that can answer as a choice; the others listed as unavailable, with why and the fix.
+
+    Returns:
+        The generator to ask (None: the server's default, when it can answer).
+    """
+    usable, preferred = generators.usable, generators.preferred
+    with st.container(key="generators"):
+        if len(usable) > 1:
+            chosen: str | None = st.selectbox(
+                "Answer generator",
+                usable,
+                index=usable.index(preferred) if preferred in usable else 0,
+                key="generator",
+                help="`extractive` quotes the best source sentences; an LLM writes a cited answer.",
+            )
+        else:
+            chosen = preferred
+            if preferred:
+                st.caption(f"Answers by the `{preferred}` generator.")
+            else:
+                st.warning("No answer generator can answer now; see below.", icon=":material/block:")
+        default = generators.info(generators.default)
+        if default is not None and not default.available and preferred:
+            st.caption(
+                f":material/info: The server's default generator `{default.name}` is unavailable, so answers "
+                f"come from `{preferred}`."
+            )
+        for info in generators.unavailable:
+            install = f" To enable it: `{info.install}`." if info.install else ""
+            st.caption(
+                f":material/block: `{info.name}` — unavailable: {md_text(info.reason or 'no reason given')}"
+                + install
+            )
+    return None if chosen == generators.default else chosen
 
 
 def _matches(document: Mapping[str, Any], filters: Mapping[str, list[str]]) -> bool:
@@ -488,12 +529,13 @@ def upload_panel(client: EkaClient) -> None:
 def upload_result_line(result: UploadResult) -> None:
     name = result.source.rsplit("/", 1)[-1]
     if result.status == "failed":
-        st.error(f"**{name}**: failed — {result.reason or 'unknown reason'}", icon=":material/error:")
+        reason = md_text(result.reason or "unknown reason")
+        st.error(f"**{md_text(name)}**: failed — {reason}", icon=":material/error:")
     elif result.status == "unchanged":
-        st.info(f"**{name}**: unchanged, already ingested", icon=":material/check:")
+        st.info(f"**{md_text(name)}**: unchanged, already ingested", icon=":material/check:")
     else:
         what = "metadata updated" if result.status == "metadata" else f"ingested, {result.chunks} passages"
-        st.success(f"**{name}**: {what}", icon=":material/check_circle:")
+        st.success(f"**{md_text(name)}**: {what}", icon=":material/check_circle:")
 
 
 # -- the conversation ----------------------------------------------------------------------------------------
@@ -540,14 +582,14 @@ def citation_chips(index: int, turn: Turn) -> None:
         return
     with st.container(horizontal=True, key=f"cites-{index}", gap="small"):
         for c in citations:
-            label = f"[{c.marker}] {short(c.title)}" + (
-                f", {where(c.page, c.section)}" if c.page or c.section else ""
+            label = f"[{c.marker}] " + md_text(
+                short(c.title) + (f", {where(c.page, c.section)}" if c.page or c.section else "")
             )
             st.button(
                 label,
                 key=f"cite-{index}-{c.marker}",
                 icon=":material/description:",
-                help=f"{c.title} — {c.source}",
+                help=md_text(f"{c.title} — {c.source}"),
                 on_click=open_citation,
                 args=(index, c),
             )
@@ -568,7 +610,7 @@ def sources_list(index: int, turn: Turn) -> None:
         for s in turn.sources:
             cols = st.columns([0.84, 0.16], vertical_alignment="center")
             cols[0].markdown(
-                f"**{s.rank}.** {s.title} — {where(s.page, s.section) or s.source} "
+                f"**{s.rank}.** {md_text(s.title)} — {md_text(where(s.page, s.section) or s.source)} "
                 f":gray[(score {s.score:.2f})]"
             )
             as_citation = Citation(s.rank, s.doc_id, s.source, s.title, s.page, s.section, s.text, s.chunk_id)
@@ -649,7 +691,7 @@ def provenance_body(record: Mapping[str, Any], pid: str) -> None:
 
 
 def _cell(text: object) -> str:
-    return _MD_SPECIAL.sub(r"\\\1", str(text or "")).replace("\n", " ")
+    return md_text(str(text or "")).replace("\n", " ")
 
 
 def feedback_row(client: EkaClient, turn: Turn) -> None:
@@ -747,17 +789,15 @@ def viewer(client: EkaClient) -> None:
                 return
             total = f" of {page.pages}" if page.pages else ""
             on_cited_page = number == (citation.page or 1)
-            st.markdown(
-                f"**Page {number}{total}**"
-                + (f" · {where(None, citation.section)}" if citation.section and on_cited_page else "")
-            )
+            section = md_text(where(None, citation.section)) if citation.section and on_cited_page else ""
+            st.markdown(f"**Page {number}{total}**" + (f" · {section}" if section else ""))
             context, whole = page_html(page.text, citation.quote if on_cited_page else "")
             if on_cited_page:
                 st.markdown(f"**[{citation.marker}] The cited passage on this page**")
                 if context:
                     st.html(context)
                 else:
-                    st.markdown("> " + _MD_SPECIAL.sub(r"\\\1", citation.quote).replace("\n", " "))
+                    st.markdown("> " + md_text(citation.quote).replace("\n", " "))
                     st.caption("The quote could not be located exactly in the page text below.")
                 st.markdown("**The whole page**")
             with st.container(key="viewer-page"):
@@ -784,7 +824,8 @@ def viewer(client: EkaClient) -> None:
                     args=(1,),
                 )
 
-    st.dialog(short(citation.title, 80), width=720, position="right", on_dismiss=_close_viewer)(body)()
+    title = md_text(short(citation.title, 80))
+    st.dialog(title, width=720, position="right", on_dismiss=_close_viewer)(body)()
 
 
 def _turn_page(step: int) -> None:
@@ -830,6 +871,8 @@ def ask(client: EkaClient, question: str, filters: dict[str, list[str]], generat
                         warnings=event.warnings,
                     )
                 elif isinstance(event, ErrorEvent):
+                    if event.error == "generator_unavailable":
+                        ss.pop("generators", None)  # ask the server again which generators can answer
                     reason = ERROR_TEXT.get(event.error, "the answer could not be completed")
                     turn.provenance_id = event.provenance_id
                     turn.incomplete = bool(turn.content)
@@ -846,9 +889,17 @@ def ask(client: EkaClient, question: str, filters: dict[str, list[str]], generat
                 f"**The eka API is not reachable** at `{err.url}`. Check that it is running and ask again."
             )
         except ApiError as err:
-            turn.error = f"**The question was not answered:** {err.detail}" + (
-                " Wait a moment and ask again." if err.status == 429 else ""
-            )
+            if err.code == "generator_unavailable":
+                ss.pop("generators", None)  # ask the server again which generators can answer
+                which = f" `{generator}`" if generator else ""
+                turn.error = (
+                    f"**The answer generator{which} is unavailable:** {md_text(err.detail)} "
+                    "Choose another generator in the sidebar and ask again."
+                )
+            else:
+                turn.error = f"**The question was not answered:** {md_text(err.detail)}" + (
+                    " Wait a moment and ask again." if err.status == 429 else ""
+                )
         status.empty()
     return turn
 
@@ -869,9 +920,7 @@ def load(client: EkaClient) -> tuple[Me, DocumentList, Generators]:
 
 
 def main() -> None:
-    st.set_page_config(
-        page_title="eka — engineering knowledge assistant", page_icon=":material/menu_book:", layout="wide"
-    )
+    st.set_page_config(page_title="eka — engineering knowledge assistant", page_icon=PAGE_ICON, layout="wide")
     settings = UiSettings()
     ss = state()
     header()

@@ -34,6 +34,7 @@ __all__ = [
     "DoneEvent",
     "EkaClient",
     "ErrorEvent",
+    "GeneratorInfo",
     "Generators",
     "InvalidKey",
     "Me",
@@ -77,11 +78,68 @@ class Me:
 
 
 @dataclass(frozen=True, slots=True)
+class GeneratorInfo:
+    """One generator the server knows: whether it can answer now and, if not, why and how to install it."""
+
+    name: str
+    available: bool
+    reason: str | None = None
+    install: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Generators:
-    """The answer generators the server offers."""
+    """The answer generators the server offers: its default, those that can answer now, and all of them.
+
+    ``generators`` lists every generator, unavailable ones included (older servers only send ``available``:
+    then it lists those).
+    """
 
     default: str
     available: tuple[str, ...]
+    generators: tuple[GeneratorInfo, ...] = ()
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> Generators:
+        """Read ``GET /v1/generators`` leniently: unknown fields are ignored, missing ones defaulted."""
+        available = tuple(str(name) for name in data.get("available") or ())
+        infos = []
+        for item in data.get("generators") or ():
+            if isinstance(item, Mapping) and item.get("name"):
+                infos.append(
+                    GeneratorInfo(
+                        name=str(item["name"]),
+                        available=bool(item.get("available", item["name"] in available)),
+                        reason=str(item["reason"]) if item.get("reason") else None,
+                        install=str(item["install"]) if item.get("install") else None,
+                    )
+                )
+        listed = {info.name for info in infos}
+        infos += [GeneratorInfo(name, True) for name in available if name not in listed]
+        default = str(data.get("default") or (available[0] if available else ""))
+        return cls(default, available, tuple(infos))
+
+    def info(self, name: str) -> GeneratorInfo | None:
+        """What the server says about generator ``name`` (None if it does not list it)."""
+        return next((g for g in self.generators if g.name == name), None)
+
+    @property
+    def usable(self) -> tuple[str, ...]:
+        """The generators that can answer now, in the server's order."""
+        return tuple(g.name for g in self.generators if g.available) or self.available
+
+    @property
+    def unavailable(self) -> tuple[GeneratorInfo, ...]:
+        """The generators the server lists but that cannot answer now."""
+        return tuple(g for g in self.generators if not g.available)
+
+    @property
+    def preferred(self) -> str | None:
+        """The generator to preselect: the server's default if it can answer, else the first that can."""
+        usable = self.usable
+        if self.default in usable:
+            return self.default
+        return usable[0] if usable else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,8 +349,7 @@ class EkaClient:
 
     def generators(self) -> Generators:
         """The generators the server offers and its default."""
-        data = self._request("GET", "/v1/generators")
-        return Generators(data["default"], tuple(data.get("available", ())))
+        return Generators.parse(self._request("GET", "/v1/generators"))
 
     def documents(self) -> DocumentList:
         """The documents the caller may read, with their metadata facets."""

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from assistant.answering import AnswerService
 from assistant.api import routes_answers, routes_chat, routes_documents
 from assistant.api.deps import RateLimiter, Services, ServicesDep, Uploader
+from assistant.api.docs import add_offline_docs
 from assistant.app import Assistant, build_assistant
 from assistant.audit import AuditLog
 from assistant.config import Settings
@@ -238,7 +239,10 @@ def create_app(
         description="Engineering knowledge assistant: search and cited answers over the documents you may "
         "read. Authenticate with `Authorization: Bearer <API key>` (`eka keys create`).",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc are served from local assets (assistant/api/docs.py)
+        redoc_url=None,
     )
+    add_offline_docs(app)
     app.add_middleware(BodyLimit, limit=int(settings.api_max_body_mb * 1024 * 1024))
     app.add_exception_handler(EkaError, _eka_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -4,7 +4,7 @@
   (``eka.demo.PERSONAS``, saved in ``demo-keys.json`` as ``make demo`` does).
 - ``chat``: one ``streamlit run ui/app.py`` for the browser tests, started the way ``eka ui`` starts it.
 - ``stub_api``: a tiny scripted HTTP server for the states the real service cannot be made to show on demand
-  (a stream that fails part-way, an empty index, several generators).
+  (a stream that fails part-way, an empty index, several generators, an unavailable one).
 
 When a test fails, the tail of each running server's log is attached to its report.
 """
@@ -203,7 +203,14 @@ class StubApi:
     documents: list[dict[str, Any]] = field(default_factory=list)
     facets: dict[str, list[str]] = field(default_factory=dict)
     generators: list[str] = field(default_factory=lambda: ["extractive"])
+    # the server's default generator (None: the first of ``generators``) and the per-generator list of newer
+    # servers (None: not sent, as by older ones)
+    default_generator: str | None = None
+    generator_details: list[dict[str, Any]] | None = None
     answer_events: list[dict[str, Any]] = field(default_factory=list)
+    # an error status and JSON body for POST /v1/answer instead of the stream (e.g. 503 for an unavailable
+    # generator)
+    answer_error: tuple[int, dict[str, Any]] | None = None
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def reply(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
@@ -211,11 +218,17 @@ class StubApi:
         if path == "/v1/me":
             return 200, {"user": "stub", "groups": ["public"], "roles": [], "key_id": "key_stub"}
         if path == "/v1/generators":
-            return 200, {"default": self.generators[0], "available": self.generators}
+            listing: dict[str, Any] = {
+                "default": self.default_generator or self.generators[0],
+                "available": self.generators,
+            }
+            if self.generator_details is not None:
+                listing["generators"] = self.generator_details
+            return 200, listing
         if path == "/v1/documents":
             return 200, {"documents": self.documents, "facets": self.facets}
         if path == "/v1/answer":
-            return 200, self.answer_events
+            return self.answer_error or (200, self.answer_events)
         return 404, {"error": "not_found", "detail": f"no {path}"}
 
 

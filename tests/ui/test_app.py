@@ -336,3 +336,89 @@ def test_generator_choice_appears_when_the_server_offers_several(stub_api: StubA
     ask(at, "pad wear?")
     body = next(b for r, b in stub_api.requests if r == "POST /v1/answer")
     assert body["generator"] == "local"
+
+
+LOCAL_MISSING = (
+    "the local generator needs llama-cpp-python, which is not installed; install it with: make install-llm"
+)
+GENERATOR_DETAILS = [
+    {
+        "name": "local",
+        "available": False,
+        "reason": "the local generator needs llama-cpp-python, which is not installed",
+        "install": "make install-llm",
+        "model_id": None,
+    },
+    {"name": "extractive", "available": True, "reason": None, "install": None, "model_id": "extractive"},
+]
+DONE = {
+    "type": "done",
+    "answer": "Three millimetres [1].",
+    "citations": [],
+    "refused": False,
+    "provenance_id": "ans_z",
+    "rewritten_query": "q",
+    "generator": "extractive",
+}
+
+
+def sidebar_texts(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.sidebar.markdown] + [c.value for c in at.sidebar.caption])
+
+
+def test_unavailable_default_generator_is_listed_with_its_reason_and_the_first_available_is_used(
+    stub_api: StubApi,
+) -> None:
+    stub_api.documents = [DOCUMENT]
+    stub_api.generators = ["extractive"]
+    stub_api.default_generator = "local"
+    stub_api.generator_details = GENERATOR_DETAILS
+    stub_api.answer_events = [{"type": "sources", "rewritten_query": "q", "sources": [SOURCE]}, DONE]
+    at = new_app().run()
+    assert not at.exception
+    sidebar = sidebar_texts(at)
+    reason = GENERATOR_DETAILS[0]["reason"]
+    assert f"`local` — unavailable: {reason}" in sidebar
+    assert "`make install-llm`" in sidebar
+    assert "default generator `local` is unavailable, so answers come from `extractive`" in sidebar
+    assert not at.sidebar.selectbox, "nothing to choose: only one generator can answer"
+    ask(at, "pad wear?")
+    body = next(b for r, b in stub_api.requests if r == "POST /v1/answer")
+    assert body["generator"] == "extractive"
+
+
+def test_unavailable_generator_is_never_a_choice(stub_api: StubApi) -> None:
+    stub_api.documents = [DOCUMENT]
+    stub_api.generators = ["openai", "extractive"]
+    stub_api.default_generator = "openai"
+    stub_api.generator_details = [
+        {"name": "openai", "available": True, "reason": None, "install": None, "model_id": "gpt-4o-mini"},
+        *GENERATOR_DETAILS,
+    ]
+    at = new_app().run()
+    assert not at.exception
+    [choice] = at.sidebar.selectbox
+    assert list(choice.options) == ["openai", "extractive"] and choice.value == "openai"
+    assert "`local` — unavailable" in sidebar_texts(at)
+    assert "default generator" not in sidebar_texts(at), "the default can answer: nothing to explain"
+
+
+def test_older_server_without_the_generator_list_still_offers_its_generators(stub_api: StubApi) -> None:
+    stub_api.documents = [DOCUMENT]
+    stub_api.generators = ["extractive", "local"]
+    at = new_app().run()
+    assert not at.exception
+    assert list(at.sidebar.selectbox[0].options) == ["extractive", "local"]
+    assert "unavailable" not in sidebar_texts(at)
+
+
+def test_generator_unavailable_answer_is_a_clear_message(stub_api: StubApi) -> None:
+    stub_api.documents = [DOCUMENT]
+    stub_api.answer_error = (503, {"error": "generator_unavailable", "detail": LOCAL_MISSING})
+    at = new_app().run()
+    ask(at, "pad wear?")
+    turn = last_turn(at)
+    assert turn.error and not turn.content
+    assert any("generator is unavailable" in e.value and LOCAL_MISSING in e.value for e in at.error)
+    fetched = [r for r, _ in stub_api.requests if r == "GET /v1/generators"]
+    assert len(fetched) == 2, "the generators are asked for again after a 503"

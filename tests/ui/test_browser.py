@@ -2,6 +2,9 @@
 
 The chat runs as `eka ui` runs it (``streamlit run``) against the real `eka serve`. Screenshots and the
 measured timings go to ``tests/artifacts/`` (git-ignored).
+
+eka works offline: every test fails if a page it opened made a request (or opened a websocket) to anything
+but this machine (the `page` fixture records them). The API's own docs pages are checked the same way.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -61,19 +65,44 @@ def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield browser
         browser.close()
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+LOCAL_SCHEMES = {"data", "blob", "about"}
+
+
+def leaves_the_machine(url: str) -> bool:
+    """Whether a request to ``url`` would go to another host (``data:``/``blob:`` URLs never do)."""
+    parts = urlsplit(url)
+    return parts.scheme not in LOCAL_SCHEMES and (parts.hostname or "") not in LOOPBACK
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
+    """A fresh page; the test fails if anything it loaded asked a host other than this machine."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    outside: list[str] = []
+    context.on("request", lambda r: outside.append(r.url) if leaves_the_machine(r.url) else None)
     page = context.new_page()
+    page.on("websocket", lambda ws: outside.append(ws.url) if leaves_the_machine(ws.url) else None)
     page.set_default_timeout(60_000)
     yield page
     context.close()
+    if outside:
+        pytest.fail("the page made requests that leave the machine:\n" + "\n".join(sorted(set(outside))))
 
 
 def shot(page: Page, name: str) -> Path:
@@ -163,3 +192,23 @@ def test_refusal_shows_the_closest_sources(page: Page, chat: Process) -> None:
     expect(page.locator(".st-key-turn-1")).to_contain_text("do not cover")
     sources.scroll_into_view_if_needed()
     shot(page, "ui-refusal.png")
+
+
+def test_outside_hosts_are_told_from_loopback() -> None:
+    assert leaves_the_machine("https://fonts.gstatic.com/s/i/short-term/release/x/24px.svg")
+    assert leaves_the_machine("http://10.0.0.8:8000/readyz")
+    assert not leaves_the_machine("http://127.0.0.1:8501/_stcore/health")
+    assert not leaves_the_machine("ws://localhost:8501/_stcore/stream")
+    assert not leaves_the_machine("http://[::1]:8000/docs")
+    assert not leaves_the_machine("data:image/svg+xml;base64,PHN2Zz4=")
+
+
+def test_api_docs_render_from_local_assets(page: Page, api: Process) -> None:
+    page.goto(f"{api.url}/docs")
+    expect(page.locator(".swagger-ui .opblock-summary-path", has_text="/v1/answer").first).to_be_visible()
+    shot(page, "api-docs-swagger.png")
+
+    page.goto(f"{api.url}/redoc")
+    expect(page.locator("redoc h1", has_text="eka").first).to_be_visible()
+    expect(page.get_by_text("/v1/answer").first).to_be_attached()
+    shot(page, "api-docs-redoc.png")
