@@ -110,6 +110,9 @@ bench-answer: install ## Answer benchmark on the dev questions (EKA_GENERATOR; E
 		--dataset $${EKA_BENCH_QUESTIONS:-../shared/eval/engdocs-dev.jsonl} $${EKA_BENCH_CORPUS:-../shared/data/engineering-docs} \
 		$${EKA_BENCH_ARGS:-}
 
+bench-llm: install-llm ## Local model start-up, prefill and decode speed (EKA_LOCAL_MODEL, default the 1.5B)
+	$(BIN)/python -m eval.bench.llm --model $${EKA_LOCAL_MODEL:-qwen2.5-coder-1.5b}
+
 samples: install-dev ## Regenerate the sample PDFs/DOCX and verify samples/questions.jsonl
 	$(BIN)/python scripts/build_samples.py
 

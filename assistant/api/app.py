@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from importlib.metadata import version as package_version
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -30,6 +31,7 @@ from assistant.errors import (
     EkaError,
     GeneratorError,
     GeneratorTimeout,
+    GeneratorUnavailable,
     NotFound,
     RateLimited,
     Unauthenticated,
@@ -41,22 +43,25 @@ from assistant.types import Principal
 
 log = logging.getLogger(__name__)
 
-VERSION = "0.4.0"
+VERSION = package_version("eka")
 
 # (settings, assistant) -> generators by name; the first is the default
 GeneratorFactory = Callable[[Settings, Assistant], dict[str, Generator]]
 
 
 def default_generators(settings: Settings, assistant: Assistant) -> dict[str, Generator]:
-    """The configured generator first, plus the extractive one (always offered: it needs no LLM)."""
+    """The configured generator first, plus the extractive one (always offered: it needs no LLM).
+
+    A configured generator whose packages or model are missing is still listed, as unavailable (503).
+    """
     from assistant.generation.extractive import ExtractiveGenerator
+    from assistant.generation.factory import make_generator
 
     extractive: Generator = ExtractiveGenerator(assistant.embedder, settings)
     if settings.generator == "extractive":
         return {"extractive": extractive}
-    from assistant.generation.factory import make_generator
-
-    return {settings.generator: make_generator(settings, assistant.embedder), "extractive": extractive}
+    configured = make_generator(settings, assistant.embedder, degrade=True)
+    return {settings.generator: configured, "extractive": extractive}
 
 
 def _error(status: int, error: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -69,6 +74,7 @@ _STATUS: list[tuple[type[EkaError], int, str]] = [
     (NotFound, 404, "not_found"),
     (RateLimited, 429, "rate_limited"),
     (FilterError, 422, "invalid_filter"),
+    (GeneratorUnavailable, 503, "generator_unavailable"),
     (GeneratorTimeout, 504, "generator_timeout"),
     (GeneratorError, 502, "generator_failed"),
     (ConfigError, 503, "misconfigured"),
@@ -203,10 +209,11 @@ def warm_up(svc: Services) -> None:
     svc.assistant.embedder.model()
     svc.assistant.indexes.current()
     svc.assistant.retriever.search("warm up", Principal.of("eka-warmup"), k=1)
-    for answerer in svc.answerers.values():
-        load = getattr(answerer.generator, "load", None)
-        if callable(load):  # an in-process LLM: load its weights now, not on the first question
-            load()
+    for name, answerer in svc.answerers.items():
+        try:  # start a model process or reach an endpoint now, not on the first question
+            answerer.generator.prepare()
+        except GeneratorUnavailable as err:  # listed as unavailable; the other generators still answer
+            log.warning("generator %s is unavailable: %s", name, err)
     svc.ready = True
 
 
