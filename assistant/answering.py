@@ -123,6 +123,7 @@ def hit_record(hit: Hit) -> dict[str, Any]:
     return {
         "rank": hit.rank,
         "score": round(hit.score, 6),
+        "relevance": None if hit.relevance is None else round(hit.relevance, 6),
         "retriever": hit.retriever,
         "chunk_id": hit.chunk.chunk_id,
         "doc_id": hit.document.doc_id,

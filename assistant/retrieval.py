@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -18,7 +18,7 @@ from assistant.embedding import Embedder
 from assistant.filters import Filters, can_read, matches
 from assistant.index.derived import DerivedIndexes, Snapshot
 from assistant.passages import passage_text
-from assistant.rerank import Reranker
+from assistant.rerank import LateInteractionReranker, Reranker
 from assistant.store import Store
 from assistant.types import Chunk, Document, Hit, Principal, SearchMode
 
@@ -157,12 +157,38 @@ class Retriever:
                 snapshot, catalog, chunks, query, vector, ranked, depth, allowed, mode
             )
         retriever: Literal["dense", "lexical", "fused", "reranked"] = "fused" if mode == "hybrid" else mode
+        maxsim: dict[int, float] = {}
         if self.reranker is not None and ranked:
-            ranked = self._rerank(catalog, chunks, query, ranked)
+            ranked = self._rerank(catalog, chunks, query, ranked, maxsim)
             retriever = "reranked"
         if params.max_per_page > 0:
             ranked = self._diversify(chunks, ranked[:depth], params.max_per_page)
-        return self._hits(chunks, ranked[:k], catalog, principal, retriever)
+        rows_hits = self._hits(chunks, ranked[:k], catalog, principal, retriever)
+        return self._with_relevance(snapshot, query, vector, rows_hits, maxsim)
+
+    def _with_relevance(
+        self,
+        snapshot: Snapshot,
+        query: str,
+        vector: np.ndarray | None,
+        rows_hits: list[tuple[int, Hit]],
+        maxsim: dict[int, float],
+    ) -> list[Hit]:
+        """The hits with their absolute relevance: the mean of dense cosine and MaxSim (when there is one)."""
+        if not rows_hits:
+            return []
+        if vector is None:
+            vector = self.embedder.embed_queries([query])[0]
+        missing = [(row, hit) for row, hit in rows_hits if row not in maxsim]
+        if missing and isinstance(self.reranker, LateInteractionReranker):
+            passages = [passage_text(h.document.title, h.chunk.section, h.chunk.text) for _, h in missing]
+            maxsim.update(zip([row for row, _ in missing], self.reranker.score(query, passages), strict=True))
+        out = []
+        for row, hit in rows_hits:
+            cosine = float(np.dot(snapshot.dense.vector(row), vector))
+            parts = [cosine, maxsim[row]] if row in maxsim else [cosine]
+            out.append(replace(hit, relevance=round(sum(parts) / len(parts), 6)))
+        return out
 
     def _diversify(
         self, cache: _ChunkCache, ranked: list[tuple[int, float]], limit: int
@@ -247,13 +273,21 @@ class Retriever:
         return self._combine(self._runs(snapshot, lexical_query, vector, depth, allowed, mode), mode)
 
     def _rerank(
-        self, catalog: Catalog, cache: _ChunkCache, query: str, ranked: list[tuple[int, float]]
+        self,
+        catalog: Catalog,
+        cache: _ChunkCache,
+        query: str,
+        ranked: list[tuple[int, float]],
+        raw: dict[int, float],
     ) -> list[tuple[int, float]]:
+        """Rerank the head of ``ranked``; the reranker's own scores are left in ``raw`` by row."""
         assert self.reranker is not None
         head = ranked[: self.params.rerank_depth]
         chunks = cache([row for row, _ in head])
         passages = [self._passage(catalog, chunks[row]) if row in chunks else "" for row, _ in head]
         scores = np.asarray(self.reranker.score(query, passages), dtype=np.float64)
+        if isinstance(self.reranker, LateInteractionReranker):
+            raw.update(zip([row for row, _ in head], scores.tolist(), strict=True))
         weight = self.params.rerank_weight
         if weight < 1.0:  # blend with the first-stage score, both min-max normalised over the head
             first = np.asarray([score for _, score in head], dtype=np.float64)
@@ -278,16 +312,16 @@ class Retriever:
         catalog: Catalog,
         principal: Principal,
         retriever: Literal["dense", "lexical", "fused", "reranked"],
-    ) -> list[Hit]:
+    ) -> list[tuple[int, Hit]]:
         chunks = cache([row for row, _ in ranked])
-        hits: list[Hit] = []
+        hits: list[tuple[int, Hit]] = []
         for row, score in ranked:
             chunk = chunks.get(row)
             document = catalog.documents.get(chunk.doc_id) if chunk else None
             # The allowed set already excluded unreadable rows; this re-check guards against a stale catalog.
             if chunk is None or document is None or not can_read(document, principal.groups):
                 continue
-            hits.append(Hit(chunk, float(score), len(hits) + 1, retriever, document))
+            hits.append((row, Hit(chunk, float(score), len(hits) + 1, retriever, document)))
         return hits
 
     def _catalog_for(self, snapshot: Snapshot) -> Catalog:

@@ -45,10 +45,13 @@ class Hit:
     """A chunk returned by retrieval, with the retriever that produced its final score."""
 
     chunk: Chunk
-    score: float
+    score: float  # the ranking score: fused and reranked, normalised per query (the best is near 1)
     rank: int
     retriever: Retriever
     document: Document
+    # How well the passage matches the query on an absolute cosine scale (assistant/relevance.py): the mean of
+    # the dense cosine and the late-interaction MaxSim; comparable across queries, unlike ``score``.
+    relevance: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from assistant import relevance
 from assistant.app import Assistant, build_assistant
 from assistant.config import Settings
 from assistant.errors import EkaError
@@ -238,6 +239,8 @@ def search(
         {
             "rank": h.rank,
             "score": round(h.score, 6),
+            "relevance": relevance.shown(h.relevance),
+            "relevance_label": relevance.label(h.relevance),
             "doc_id": h.document.doc_id,
             "source": h.document.source,
             "title": h.document.title,
@@ -260,7 +263,7 @@ def search(
             where = f"{where} · {row['section']}" if where else row["section"]
         console.print(
             f"[bold]{row['rank']:>2}.[/bold] [cyan]{row['source']}[/cyan] {where} "
-            f"[dim](score {row['score']:.3f})[/dim]"
+            f"[dim](relevance {row['relevance']:.2f}, {row['relevance_label']})[/dim]"
         )
         snippet = " ".join(row["text"].split())
         console.print(f"    {snippet[:240]}{'…' if len(snippet) > 240 else ''}", highlight=False)

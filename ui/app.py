@@ -611,7 +611,11 @@ def sources_list(index: int, turn: Turn) -> None:
             cols = st.columns([0.84, 0.16], vertical_alignment="center")
             cols[0].markdown(
                 f"**{s.rank}.** {md_text(s.title)} — {md_text(where(s.page, s.section) or s.source)} "
-                f":gray[(score {s.score:.2f})]"
+                + (
+                    f" :gray[(relevance {s.relevance:.2f}, {s.relevance_label})]"
+                    if s.relevance is not None
+                    else ""
+                )
             )
             as_citation = Citation(s.rank, s.doc_id, s.source, s.title, s.page, s.section, s.text, s.chunk_id)
             cols[1].button(
@@ -680,11 +684,16 @@ def provenance_body(record: Mapping[str, Any], pid: str) -> None:
     st.markdown("\n".join(lines))
     hits = record.get("hits") or []
     if hits:
-        rows = ["| # | score | document | page | section |", "|---:|---:|---|---:|---|"]
+        rows = [
+            "| # | relevance | rank score | document | page | section |",
+            "|---:|---:|---:|---|---:|---|",
+        ]
         for h in hits:
             section = (h.get("section") or "").split(" > ")[-1]
+            rel = h.get("relevance")
             rows.append(
-                f"| {h.get('rank')} | {h.get('score', 0):.3f} | {_cell(h.get('title') or h.get('source'))} "
+                f"| {h.get('rank')} | {'' if rel is None else f'{max(0.0, min(1.0, rel)):.2f}'} "
+                f"| {h.get('score', 0):.3f} | {_cell(h.get('title') or h.get('source'))} "
                 f"| {h.get('page') or ''} | {_cell(section)} |"
             )
         st.markdown("**Retrieved passages**\n\n" + "\n".join(rows))

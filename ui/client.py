@@ -176,6 +176,8 @@ class Source:
     section: str | None
     chunk_id: str
     text: str
+    relevance: float | None = None  # absolute match 0-1 (older servers send none)
+    relevance_label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from assistant import relevance
 from assistant.answering import AnswerResult, citation_record
 from assistant.types import Citation, Document, Hit
 
@@ -47,7 +48,13 @@ class SearchRequest(_Strict):
 
 class HitOut(BaseModel):
     rank: int
-    score: float
+    score: float = Field(
+        description="Ranking score, normalised per query (the best hit is near 1): an order."
+    )
+    relevance: float | None = Field(
+        None, description="Absolute match of passage and question, 0-1 (assistant/relevance.py)."
+    )
+    relevance_label: str | None = Field(None, description="high, medium or low.")
     doc_id: str
     source: str
     title: str
@@ -62,6 +69,8 @@ class HitOut(BaseModel):
         return cls(
             rank=hit.rank,
             score=round(hit.score, 6),
+            relevance=relevance.shown(hit.relevance),
+            relevance_label=relevance.label(hit.relevance),
             doc_id=hit.document.doc_id,
             source=hit.document.source,
             title=hit.document.title,

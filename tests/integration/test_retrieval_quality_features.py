@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant import relevance
 from assistant.app import Assistant
 from assistant.embedding import SentenceTransformerEmbedder
 from assistant.rerank import LateInteractionReranker, make_reranker
@@ -51,3 +52,25 @@ def test_every_second_stage_keeps_access_control(
         for mode in ("hybrid", "dense", "lexical"):
             hits = assistant.retriever.search("brake pad price", Principal.of("x"), k=10, mode=mode)  # type: ignore[arg-type]
             assert hits and {h.document.source for h in hits} == {"open.md"}, (overrides, mode)
+
+
+def test_relevance_is_absolute_high_for_the_answer_and_low_off_topic(ingested_samples: Assistant) -> None:
+    reader = Principal.of("ann", [*SAMPLE_GROUPS, "public"])
+    on_topic = ingested_samples.retriever.search(
+        "What torque is specified for the front caliper carrier bolts of the Kestrel KV-4?", reader, k=3
+    )
+    off_topic = ingested_samples.retriever.search("How do I bake sourdough bread at home?", reader, k=3)
+    assert on_topic[0].document.source == "chassis/kestrel-kv4-torque-specifications.pdf"
+    assert relevance.label(on_topic[0].relevance) == "high"
+    # The ranking score of the best off-topic hit is near 1 (normalised per query); its relevance is not.
+    assert off_topic[0].score > 0.5
+    assert relevance.label(off_topic[0].relevance) == "low"
+    for hits in (on_topic, off_topic):
+        assert all(h.relevance is not None and -1.0 <= h.relevance <= 1.0 for h in hits)
+
+
+def test_relevance_is_given_in_every_mode(ingested_samples: Assistant) -> None:
+    reader = Principal.of("ann", [*SAMPLE_GROUPS, "public"])
+    for mode in ("hybrid", "dense", "lexical"):
+        hits = ingested_samples.retriever.search("pad wear sensor warning threshold", reader, k=3, mode=mode)
+        assert hits and all(h.relevance is not None for h in hits), mode
