@@ -13,14 +13,17 @@ provenance record of the failed attempt is written first and its id is on the er
 from __future__ import annotations
 
 import re
+import threading
 import time
+from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from assistant.audit import AuditLog
-from assistant.citations import CheckedAnswer, check, strip_invalid_markers
+from assistant.citations import CheckedAnswer, check, content_words, strip_invalid_markers
 from assistant.config import Settings
+from assistant.entities import Scope, key, mentions, named_all, passage_about, scope
 from assistant.errors import GeneratorError
 from assistant.filters import Filters
 from assistant.generation.base import Generator, Message
@@ -33,7 +36,12 @@ from assistant.rewrite import rewrite
 from assistant.store import Store
 from assistant.types import Citation, Hit, Principal, SearchMode
 
-NOT_COVERED = "The documents available to you do not cover this. The closest sources are listed below."
+_CLOSEST = "The closest sources are listed below."
+NOT_COVERED = f"The documents available to you do not cover this. {_CLOSEST}"
+_DOCUMENT_CACHE = 256  # documents kept as text for entity checks
+_DOCUMENT_MENTIONS = 3  # how often a document names an identifier to count as being about it
+_NARROWED_COVERAGE = 0.34  # least share of a question's other words a passage about its entity must hold
+_PROBE_K = 30  # lexical hits searched for a passage about an entity the first retrieval missed
 _REFUSAL = re.compile(r"^\W*(i don't know|i do not know|i cannot answer|not covered)", re.IGNORECASE)
 
 
@@ -176,15 +184,101 @@ class AnswerService:
         self.embedding_model_id = embedding_model_id
         self.template: Template = load_template(settings.prompt_template)
         self.scorer = EvidenceScorer(store, retriever.embedder, embedding_model_id)
+        self._documents: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._documents_lock = threading.Lock()
 
     def should_refuse(self, hits: tuple[Hit, ...], evidence: float) -> bool:
         """Refuse before generating: nothing readable was found, or the evidence is below the threshold."""
         return not hits or evidence < self.settings.refusal_threshold
 
-    def compose(self, question: str, hits: tuple[Hit, ...], refuse: bool) -> Iterator[str]:
-        """The answer text in pieces (the refusal text when ``refuse``), invalid markers dropped."""
-        if refuse:
-            yield NOT_COVERED
+    def scoped(
+        self, query: str, hits: tuple[Hit, ...], principal: Principal, request: AnswerRequest, k: int
+    ) -> Scope:
+        """The hits about the entities the query names; a lexical probe looks further for a missing one."""
+        result = scope(query, hits, self.about)
+        if not result.missing:
+            return result
+        seen = {h.chunk.chunk_id for h in hits}
+        probe = self.retriever.search(query, principal, k=_PROBE_K, mode="lexical", filters=request.filters)
+        extra = [
+            h
+            for h in probe
+            if h.chunk.chunk_id not in seen and any(mentions(e, self.about(h)) for e in result.missing)
+        ]
+        if not extra:
+            return result
+        return scope(query, (*hits, *extra[:k]), self.about)
+
+    def about(self, hit: Hit) -> str:
+        """What a hit is about, for entity checks: its passage, plus what its whole document is about."""
+        return passage_about(hit) + "\n" + self.document_about(hit)
+
+    def document_about(self, hit: Hit) -> str:
+        """The identifiers a document is about: those in its title or metadata, or named often in its text.
+
+        A page of the KV-4's manual need not repeat "KV-4"; a brake specification that names the TC-2 once,
+        to say it is out of scope, is not about the TC-2 (fewer than ``_DOCUMENT_MENTIONS`` mentions).
+        Cached per document version.
+        """
+        version = (hit.document.doc_id, hit.document.sha256)
+        with self._documents_lock:
+            known = self._documents.get(version)
+            if known is not None:
+                self._documents.move_to_end(version)
+                return known
+        values = [str(v) for v in hit.document.metadata.values() if isinstance(v, str | int | float)]
+        body = "\n".join(c.text for c in self.store.chunks_of(hit.document.doc_id))
+        counts = Counter(key(token) for token in named_all(body))
+        strong = [token for token, n in counts.items() if n >= _DOCUMENT_MENTIONS]
+        text = "\n".join([hit.document.title or "", *values, *strong])
+        with self._documents_lock:
+            self._documents[version] = text
+            while len(self._documents) > _DOCUMENT_CACHE:
+                self._documents.popitem(last=False)
+        return text
+
+    def coverage(self, query: str, scoped: Scope) -> float:
+        """The largest share of the query's words (besides the named identifiers) one kept passage contains.
+
+        Passages about the right entity can still be about something else (the TC-2's park brake bulletin
+        for a question on the TC-2's wheel nuts): with the identifiers set aside, little of the question is
+        left in them.
+        """
+        words = content_words(query) - set().union(*(content_words(e) for e in scoped.entities))
+        if not words:
+            return 1.0
+        return max(
+            (len(words & content_words(passage_about(h))) / len(words) for h in scoped.hits), default=0.0
+        )
+
+    def refusal(self, scoped: Scope, evidence: float, query: str = "") -> str | None:
+        """The refusal text when the answer must be a refusal, else None.
+
+        Refused: no readable hit, a named entity that no readable passage mentions, or evidence below the
+        threshold (for a question naming an entity, the evidence of the passages about it).
+        """
+        if scoped.missing:
+            names = " / ".join(scoped.missing)
+            if scoped.others:
+                return (
+                    f"The documents available to you do not cover this for {names}; the closest passages are "
+                    f"about {', '.join(scoped.others)}. {_CLOSEST}"
+                )
+            return f"The documents available to you do not mention {names}. {_CLOSEST}"
+        narrow_miss = scoped.narrowed and self.coverage(query, scoped) < _NARROWED_COVERAGE
+        if self.should_refuse(scoped.hits, evidence) or narrow_miss:
+            if scoped.narrowed:
+                return (
+                    f"The documents available to you do not cover this for {' / '.join(scoped.entities)}. "
+                    f"{_CLOSEST}"
+                )
+            return NOT_COVERED
+        return None
+
+    def compose(self, question: str, hits: tuple[Hit, ...], refusal: str | None) -> Iterator[str]:
+        """The answer text in pieces (``refusal`` when there is one), invalid markers dropped."""
+        if refusal is not None:
+            yield refusal
             return
         markers = MarkerFilter(len(hits))
         for piece in self.generator.stream(answer_prompt(self.template, question, hits)):
@@ -220,8 +314,12 @@ class AnswerService:
 
         t = time.perf_counter()
         k = request.k or self.settings.answer_k
-        hits = tuple(self.retriever.search(query, principal, k=k, mode=request.mode, filters=request.filters))
-        evidence = self.scorer.evidence(query, hits)
+        found = tuple(
+            self.retriever.search(query, principal, k=k, mode=request.mode, filters=request.filters)
+        )
+        scoped = self.scoped(query, found, principal, request, k)
+        hits = scoped.hits if scoped.hits else found
+        evidence = self.scorer.evidence(query, scoped.hits)
         timings["retrieve_ms"] = _ms(t)
         yield SourcesEvent(query, method, hits)
 
@@ -249,6 +347,17 @@ class AnswerService:
                 "refusal_threshold": self.settings.refusal_threshold,
             },
             "hits": [hit_record(h) for h in hits],
+            "entities": {
+                "named": list(scoped.entities),
+                "missing": list(scoped.missing),
+                "set_aside": [
+                    h.chunk.chunk_id
+                    for h in found
+                    if h.chunk.chunk_id not in {x.chunk.chunk_id for x in scoped.hits}
+                ]
+                if scoped.narrowed
+                else [],
+            },
             "prompt_template": self.template.template_id,
             "generator": {
                 "name": self.generator.name,
@@ -259,10 +368,11 @@ class AnswerService:
         }
 
         t = time.perf_counter()
-        refused_early = self.should_refuse(hits, evidence)
+        refusal = self.refusal(scoped, evidence, query)
+        refused_early = refusal is not None
         pieces: list[str] = []
         try:
-            for piece in self.compose(question, hits, refused_early):
+            for piece in self.compose(question, hits, refusal):
                 timings.setdefault("first_token_ms", _ms(started))
                 pieces.append(piece)
                 yield DeltaEvent(piece)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.answering import AnswerService, citation_record, hit_record
+from assistant.answering import AnswerRequest, AnswerService, citation_record, hit_record
 from assistant.types import Principal
 
 
@@ -49,11 +49,13 @@ def replay(service: AnswerService, record: dict[str, Any]) -> ReplayReport:
     who = record["principal"]
     principal = Principal(who["user_id"], frozenset(who["groups"]))
     filters = {k: tuple(v) for k, v in (record.get("filters") or {}).items()}
-    hits = tuple(
-        service.retriever.search(
-            record["rewritten_query"], principal, k=record["k"], mode=record["mode"], filters=filters
-        )
+    query = record["rewritten_query"]
+    found = tuple(
+        service.retriever.search(query, principal, k=record["k"], mode=record["mode"], filters=filters)
     )
+    request = AnswerRequest(record["question"], filters=filters, k=record["k"], mode=record["mode"])
+    scoped = service.scoped(query, found, principal, request, record["k"])
+    hits = scoped.hits if scoped.hits else found
     recorded = [
         {k: h.get(k) for k in ("rank", "chunk_id", "doc_sha256", "source", "page", "score")}
         for h in record["hits"]
@@ -80,9 +82,9 @@ def replay(service: AnswerService, record: dict[str, Any]) -> ReplayReport:
     }
     changed = {k: (then[k], now[k]) for k in now if then[k] != now[k]}
 
-    evidence = service.scorer.evidence(record["rewritten_query"], hits)
-    refuse = service.should_refuse(hits, evidence)
-    _, checked = service.finish("".join(service.compose(record["question"], hits, refuse)), hits, refuse)
+    refusal = service.refusal(scoped, service.scorer.evidence(query, scoped.hits), query)
+    text = "".join(service.compose(record["question"], hits, refusal))
+    _, checked = service.finish(text, hits, refusal is not None)
     answer, citations = checked.text, [citation_record(c) for c in checked.citations]
     return ReplayReport(
         provenance_id=record["provenance_id"],

@@ -1,4 +1,5 @@
-"""``eka eval``: retrieval evaluation on BEIR datasets and QA sets, several configurations side by side."""
+"""``eka eval``: retrieval quality on BEIR datasets and QA sets (configurations side by side), and answer
+correctness by key facts (generators side by side)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from rich.console import Console
 
 from assistant.config import Settings
 
-app = typer.Typer(help="Evaluate retrieval quality on real data.", no_args_is_help=True)
+app = typer.Typer(help="Evaluate retrieval and answer quality on real data.", no_args_is_help=True)
 console = Console(stderr=True)
 
 ConfigsOpt = Annotated[
@@ -107,3 +108,64 @@ def qa(
         no_cache,
     )
     _finish(report, out or Path("eval-out") / name, started)
+
+
+@app.command("answers")
+def answers(
+    questions: Annotated[Path, typer.Argument(help="A QA set in the engdocs-dev format (JSON lines).")],
+    corpus: Annotated[Path, typer.Option(help="The folder of documents the questions are about.")],
+    generators: Annotated[
+        str, typer.Option(help="Comma-separated: extractive, local, openai (unavailable ones are skipped).")
+    ] = "extractive",
+    keyfacts: Annotated[
+        Path | None,
+        typer.Option(
+            help="Key facts keyed by question id (default: eval/data/<set>.keyfacts.jsonl or inline)."
+        ),
+    ] = None,
+    out: OutOpt = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Ask only the first N questions.")] = None,
+    verify_only: Annotated[
+        bool, typer.Option("--verify-only", help="Only check that every key fact occurs in its source.")
+    ] = False,
+    cache_dir: CacheOpt = None,
+) -> None:
+    """Answer correctness by key facts: correct / partial / wrong / refused per kind and generator.
+
+    Writes report.json, report.md and answers.png to --out (default eval-out/answers-<set>).
+    """
+    from eval.answers.harness import dataset_name, evaluate_answers, verify_set
+    from eval.answers.report import markdown, write
+
+    started = time.perf_counter()
+    base = Settings()
+    if not questions.is_file():
+        _fail(f"{questions} is not a file")
+    if not corpus.is_dir():
+        _fail(f"--corpus {corpus} is not a folder")
+    cache = cache_dir or base.home / "eval-cache"
+    target = out or Path("eval-out") / f"answers-{dataset_name(questions)}"
+    try:
+        if verify_only:
+            n, facts, problems = verify_set(questions, corpus, keyfacts, base, cache)
+            for problem in problems:
+                console.print(problem, style="red", markup=False)
+            console.print(f"{n} questions, {facts} key facts: {len(problems) or 'no'} problems")
+            raise typer.Exit(1 if problems else 0)
+        names = [g.strip() for g in generators.split(",") if g.strip()]
+        report = evaluate_answers(
+            questions,
+            corpus,
+            names,
+            keyfacts,
+            base,
+            cache,
+            target,
+            limit,
+            lambda message: console.print(message, markup=False),
+        )
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        _fail(err)
+    files = write(report, target)
+    console.print(markdown(report), markup=False)
+    console.print(f"wrote {', '.join(str(f) for f in files)} in {time.perf_counter() - started:.0f}s")

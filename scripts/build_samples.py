@@ -10,8 +10,10 @@ What this script does:
      fixed zip timestamps so the output is byte-identical between runs).
   3. Writes a ``<file>.meta.yaml`` sidecar beside every corpus document
      (including the hand-written Markdown/HTML/text files).
-  4. Verifies samples/questions.jsonl: schema, referenced files, and that every
-     evidence snippet occurs in the referenced PDF page or document section.
+  4. Verifies samples/questions.jsonl: schema, referenced files, that every
+     evidence snippet occurs in the referenced PDF page or document section,
+     and that every key fact (one of its alternatives, normalised as
+     eval/answers/normalise.py does) occurs in one of them too.
      Exits non-zero if anything fails.
 
 Run:  .venv/bin/python scripts/build_samples.py            (build + verify)
@@ -408,6 +410,41 @@ def sections_for(path: Path) -> dict[str, str]:
 KINDS = {"conceptual", "identifier", "table", "multi", "unanswerable"}
 
 
+# Answer-correctness annotations (eval/answers/keyfacts.py): key facts, each a list of acceptable spellings;
+# the entity the question is about and other entities of the same kind, each a list of strings.
+ANNOTATION_KEYS = ["key_facts", "entity", "confusers"]
+
+
+def _string_list(value: object) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, str) and v.strip() for v in value)
+
+
+def check_annotation_shape(qid: str, q: dict) -> list[str]:
+    errors = []
+    facts = q.get("key_facts")
+    if q.get("answerable") is True:
+        if not isinstance(facts, list) or not 1 <= len(facts) <= 3 or not all(map(_string_list, facts)):
+            errors.append(f"{qid}: key_facts must be 1-3 lists of alternative strings")
+    elif facts is not None:
+        errors.append(f"{qid}: unanswerable questions carry no key_facts")
+    for key in ("entity", "confusers"):
+        if key in q and not _string_list(q[key]):
+            errors.append(f"{qid}: {key} must be a non-empty list of strings")
+    return errors
+
+
+def check_key_facts(qid: str, facts: list, source_texts: list[str]) -> list[str]:
+    sys.path.insert(0, str(ROOT))
+    from eval.answers.normalise import contains, normalise
+
+    texts = [normalise(t) for t in source_texts]
+    return [
+        f"{qid}: key fact {fact} occurs in none of its evidence pages/sections"
+        for fact in facts
+        if texts and _string_list(fact) and not any(contains(t, normalise(a)) for t in texts for a in fact)
+    ]
+
+
 def verify() -> int:
     errors: list[str] = []
     # every corpus document needs a sidecar with the required keys
@@ -440,8 +477,10 @@ def verify() -> int:
             continue
         qid = q.get("id", f"line {n}")
         keys = ["id", "kind", "question", "answer", "answerable", "match", "relevant"]
-        if list(q.keys()) != keys:
-            errors.append(f"{qid}: keys {list(q.keys())} != {keys}")
+        extra = [k for k in q if k not in keys]
+        if list(q.keys()) != keys + extra or any(k not in ANNOTATION_KEYS for k in extra):
+            errors.append(f"{qid}: keys {list(q.keys())} != {keys} + optional {ANNOTATION_KEYS}")
+        errors += check_annotation_shape(qid, q)
         if qid in ids:
             errors.append(f"{qid}: duplicate id")
         ids.add(qid)
@@ -467,6 +506,7 @@ def verify() -> int:
             errors.append(f"{qid}: no relevant entries")
         if kind == "multi" and len({r["doc"] for r in q["relevant"]}) < 2 and len(q["relevant"]) < 2:
             errors.append(f"{qid}: multi needs two passages")
+        source_texts: list[str] = []  # the page or section text of each evidence entry, for the key facts
         for r in q["relevant"]:
             if list(r.keys()) != ["doc", "page", "section", "evidence"]:
                 errors.append(f"{qid}: relevant keys {list(r.keys())}")
@@ -487,6 +527,7 @@ def verify() -> int:
                 if not 1 <= r["page"] <= len(pages):
                     errors.append(f"{qid}: page {r['page']} out of range")
                     continue
+                source_texts.append(pages[r["page"] - 1])
                 if ev not in norm(pages[r["page"] - 1]):
                     hits = [i + 1 for i, t in enumerate(pages) if ev in norm(t)]
                     errors.append(
@@ -500,11 +541,14 @@ def verify() -> int:
                 if r["section"] not in secs:
                     errors.append(f"{qid}: section {r['section']!r} not in {r['doc']}")
                     continue
+                source_texts.append(secs[r["section"]])
                 if ev not in norm(secs[r["section"]]):
                     hits = [h for h, t in secs.items() if ev in norm(t)]
                     errors.append(
                         f"{qid}: evidence not in section {r['section']!r} of {r['doc']} (found in {hits})"
                     )
+
+        errors += check_key_facts(qid, q.get("key_facts", []), source_texts)
 
     print(f"questions: {len(lines)}  by kind: {dict(sorted(counts.items()))}")
     if errors:
@@ -512,7 +556,7 @@ def verify() -> int:
         for e in errors:
             print("  -", e)
         return 1
-    print("verification OK: all evidence snippets found")
+    print("verification OK: all evidence snippets and key facts found")
     return 0
 
 

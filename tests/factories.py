@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pypdf import PdfReader, PdfWriter
 
+from assistant.types import Chunk, Document, Hit
+
 
 def make_pdf(path: Path, pages: list[list[str]], title: str = "Test document") -> Path:
     """A PDF with one list of lines per page (lines starting with '|' become a table row)."""
@@ -112,3 +114,17 @@ def make_docx(path: Path) -> Path:
     document.save(buffer)
     path.write_bytes(buffer.getvalue())
     return path
+
+
+def make_hit(text: str, title: str = "A document", rank: int = 1, section: str | None = None) -> Hit:
+    """A retrieved hit for unit tests of what happens after retrieval (no store, no model)."""
+    document = Document(
+        f"d-{title}", f"docs/{title}.pdf", "sha", title, "application/pdf", {}, frozenset({"public"}), "2026"
+    )
+    return Hit(
+        Chunk(f"c-{title}-{rank}", document.doc_id, 0, text, 1, section),
+        1.0 / rank,
+        rank,
+        "reranked",
+        document,
+    )

@@ -17,6 +17,7 @@ import numpy as np
 from assistant.citations import HEADING, content_words, unwrap_lines
 from assistant.config import Settings
 from assistant.embedding import Embedder
+from assistant.generation.answer_type import expected, fits
 from assistant.generation.base import AVAILABLE, Availability, Message, Prompt
 from assistant.injection import looks_like_instruction
 
@@ -25,6 +26,9 @@ REFUSAL_TEXT = "I don't know: the documents available to you do not cover this."
 _PIECES = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])|\n+")
 _MAX_PIECE_CHARS = 400
 _MAX_CANDIDATES = 48  # sentences embedded per answer, after a lexical pre-selection
+# A sentence opening with a pronoun ("This ...", "It ...") leans on one that is not quoted.
+_DANGLING = re.compile(r"^(this|that|these|those|it|they|its|their|such)\b", re.IGNORECASE)
+_DANGLING_PENALTY = 0.05
 
 
 def quotable(piece: str, first: bool, last: bool) -> bool:
@@ -60,18 +64,21 @@ class ExtractiveGenerator:
         max_sentences: int = 3,
         relative_floor: float = 0.8,
         semantic_weight: float = 0.6,
+        type_weight: float = 0.15,
     ) -> None:
         self.embedder = embedder
         self.model_id = f"extractive:{getattr(embedder, 'model_id', 'embedder')}"
         self.max_sentences = max_sentences
         self.relative_floor = relative_floor
         self.semantic_weight = semantic_weight
+        self.type_weight = type_weight
 
     def params(self) -> dict[str, Any]:
         return {
             "max_sentences": self.max_sentences,
             "relative_floor": self.relative_floor,
             "semantic_weight": self.semantic_weight,
+            "type_weight": self.type_weight,
         }
 
     def _candidates(self, prompt: Prompt) -> list[tuple[int, int, str]]:
@@ -107,7 +114,17 @@ class ExtractiveGenerator:
         rank_bonus = np.asarray(
             [0.02 * (len(prompt.sources) - c[0]) / len(prompt.sources) for c in candidates]
         )
-        scores = self.semantic_weight * cosine + (1 - self.semantic_weight) * overlap + rank_bonus
+        # What the question asks for (a value, an identifier, a definition): sentences that state one lead.
+        kind = expected(prompt.question)
+        fit = np.asarray([fits(kind, c[2], prompt.question) for c in candidates])
+        dangling = np.asarray([1.0 if _DANGLING.match(c[2]) else 0.0 for c in candidates])
+        scores = (
+            self.semantic_weight * cosine
+            + (1 - self.semantic_weight) * overlap
+            + rank_bonus
+            + self.type_weight * fit
+            - _DANGLING_PENALTY * dangling
+        )
         order = np.argsort(-scores, kind="stable")
         best = float(scores[order[0]])
         chosen: list[tuple[int, int, str, float]] = []
@@ -121,7 +138,8 @@ class ExtractiveGenerator:
                 continue  # a near-duplicate (overlapping chunks repeat text)
             seen.append(words)
             chosen.append((n, position, sentence, float(scores[i])))
-        return sorted(chosen, key=lambda c: (c[0], c[1]))
+        # The best sentence leads (it states the fact); the others follow in reading order.
+        return chosen[:1] + sorted(chosen[1:], key=lambda c: (c[0], c[1]))
 
     def stream(self, prompt: Prompt) -> Iterator[str]:
         chosen = self.select(prompt)

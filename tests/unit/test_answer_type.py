@@ -1,0 +1,46 @@
+"""What a question asks for, and which sentences state it."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.generation.answer_type import expected, fits
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("What is the part number of the integrated brake module on the AU-E7?", "identifier"),
+        ("Which DTC does the brake module store when the wear counter was not reset?", "identifier"),
+        ("What torque and thread-locker are specified for the front caliper carrier bolts?", "value"),
+        ("How far from the front wheel centre must the calibration target be placed?", "value"),
+        ("What does MSD stand for?", "definition"),
+        ("Why does the park brake tighten itself again after parking?", "other"),
+    ],
+)
+def test_expected_kind_follows_the_wording(question: str, kind: str) -> None:
+    assert expected(question) == kind
+
+
+def test_identifier_fit_needs_an_identifier_the_question_does_not_name() -> None:
+    question = "What is the part number of the integrated brake module on the AU-E7?"
+    assert fits("identifier", "The AU-E7 IBM has part number NMG-4E0-614-517-B.", question) == 1.0
+    assert fits("identifier", "The AU-E7 uses an integrated brake module.", question) == 0.0
+    assert fits("identifier", "Routine 0x0502 runs the static calibration.", "Which routine?") == 1.0
+
+
+def test_value_fit_needs_a_number_with_a_unit() -> None:
+    assert (
+        fits("value", "Front caliper carrier to knuckle M16 x 1.5 230 ± 15 N·m TL-A", "What torque?") == 1.0
+    )
+    assert fits("value", "The target is placed 1,500 mm ± 10 mm ahead.", "How far?") == 1.0
+    assert fits("value", "Torque the bolts in a star pattern.", "What torque?") == 0.0
+
+
+def test_definition_fit_needs_the_acronym_spelled_out() -> None:
+    assert fits(
+        "definition",
+        "MSD: manual service disconnect, the plug that splits the pack.",
+        "What does MSD stand for?",
+    )
+    assert not fits("definition", "Remove the MSD before work.", "What does MSD stand for?")
