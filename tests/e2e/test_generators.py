@@ -54,7 +54,9 @@ def local_api(api_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         generator="local",
         local_model="qwen2.5-coder-0.5b",
         local_context="4096",
-        llm_max_tokens="256",
+        answer_k="3",  # a short prompt: the first token comes soon even on a busy machine
+        llm_max_tokens="128",
+        llm_timeout_s="600",
         rate_limit_per_minute="1000000",
     )
     server.personas = {"reader": create_key(api_home, "reader", "lina", "public")}
