@@ -17,6 +17,7 @@ import numpy as np
 from assistant.citations import HEADING, content_words, unwrap_lines
 from assistant.config import Settings
 from assistant.embedding import Embedder
+from assistant.entities import named
 from assistant.generation.answer_type import expected, fits
 from assistant.generation.base import AVAILABLE, Availability, Message, Prompt
 from assistant.injection import looks_like_instruction
@@ -29,6 +30,9 @@ _MAX_CANDIDATES = 48  # sentences embedded per answer, after a lexical pre-selec
 # A sentence opening with a pronoun ("This ...", "It ...") leans on one that is not quoted.
 _DANGLING = re.compile(r"^(this|that|these|those|it|they|its|their|such)\b", re.IGNORECASE)
 _DANGLING_PENALTY = 0.05
+# How strongly a sentence's fit with the asked kind counts, relative to ``type_weight``: an expansion of the
+# asked acronym or a new identifier is rare and telling; a number with a unit is common.
+_KIND_WEIGHT = {"definition": 3.0, "identifier": 1.5, "value": 0.8, "other": 0.0}
 
 
 def quotable(piece: str, first: bool, last: bool) -> bool:
@@ -89,6 +93,9 @@ class ExtractiveGenerator:
             pieces = [p for p in pieces if p]
             for position, piece in enumerate(pieces):
                 if quotable(piece, position == 0, position == len(pieces) - 1):
+                    label = pieces[position - 1] if position else ""
+                    if label and len(label.split()) <= 2 and named(label):  # "CSR-NET-004" above its text
+                        piece = f"{label}: {piece}"
                     out.append((n, position, piece))
         return out
 
@@ -122,7 +129,7 @@ class ExtractiveGenerator:
             self.semantic_weight * cosine
             + (1 - self.semantic_weight) * overlap
             + rank_bonus
-            + self.type_weight * fit
+            + self.type_weight * _KIND_WEIGHT[kind] * fit
             - _DANGLING_PENALTY * dangling
         )
         order = np.argsort(-scores, kind="stable")
@@ -138,8 +145,10 @@ class ExtractiveGenerator:
                 continue  # a near-duplicate (overlapping chunks repeat text)
             seen.append(words)
             chosen.append((n, position, sentence, float(scores[i])))
-        # The best sentence leads (it states the fact); the others follow in reading order.
-        return chosen[:1] + sorted(chosen[1:], key=lambda c: (c[0], c[1]))
+        # The sentence that states the asked kind of fact leads (else the best); the rest in reading order.
+        lead = next((c for c in chosen if fits(kind, c[2], prompt.question)), chosen[0]) if chosen else None
+        rest = sorted((c for c in chosen if c is not lead), key=lambda c: (c[0], c[1]))
+        return [lead, *rest] if lead else []
 
     def stream(self, prompt: Prompt) -> Iterator[str]:
         chosen = self.select(prompt)
