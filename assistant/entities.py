@@ -5,9 +5,9 @@ A torque from the KV-4's table is not the TC-2's torque, however similar the sen
 names an identifier, the answer may only use passages that mention it (in their text, section path or
 document title); when no readable passage does, eka says so instead of quoting another entity's value.
 
-An identifier here is a token with both letters and digits (``KV-4``, ``TC-2``, ``C1A27-54``,
+An identifier here is a token with a capital letter and a digit (``KV-4``, ``TC-2``, ``C1A27-54``,
 ``SB-TC2-24-031``, ``NMG-4E0-614-517-B``, ``TC-09``), except a number with a unit (``12V``, ``3mm``) or an
-ordinal (``2nd``). Matching ignores case and the separators inside the identifier (``KV-4`` = ``KV 4`` =
+ordinal (``2nd``); lower-case compounds such as ``1-g`` or ``1.3-capable`` are words. Matching ignores case and the separators inside the identifier (``KV-4`` = ``KV 4`` =
 ``kv4``) but not its boundaries (``TC-2`` is not ``TC-24`` nor ``TC-2A``).
 
 Example:
@@ -39,9 +39,9 @@ def named_all(text: str) -> list[str]:
     out = []
     for token in _TOKEN.findall(text):
         token = token.strip("./-")
-        has_letter = any(c.isalpha() for c in token)
+        has_capital = any(c.isupper() for c in token)  # "1-g", "1.3-capable", "x86-like" are words
         has_digit = any(c.isdigit() for c in token)
-        if has_letter and has_digit and not _NUMBER_WITH_UNIT.match(token) and not _ORDINAL.match(token):
+        if has_capital and has_digit and not _NUMBER_WITH_UNIT.match(token) and not _ORDINAL.match(token):
             out.append(token)
     return out
 
