@@ -7,8 +7,9 @@ document title); when no readable passage does, eka says so instead of quoting a
 
 An identifier here is a token with a capital letter and a digit (``KV-4``, ``TC-2``, ``C1A27-54``,
 ``SB-TC2-24-031``, ``NMG-4E0-614-517-B``, ``TC-09``), except a number with a unit (``12V``, ``3mm``) or an
-ordinal (``2nd``); lower-case compounds such as ``1-g`` or ``1.3-capable`` are words. Matching ignores case and the separators inside the identifier (``KV-4`` = ``KV 4`` =
-``kv4``) but not its boundaries (``TC-2`` is not ``TC-24`` nor ``TC-2A``).
+ordinal (``2nd``); lower-case compounds such as ``1-g`` or ``1.3-capable`` are words. Matching ignores case
+and the separators inside the identifier (``KV-4`` = ``KV 4`` = ``kv4``) but not its boundaries (``TC-2`` is
+not ``TC-24`` nor ``TC-2A``).
 
 Example:
     >>> named("What torque is specified for the wheel nuts of the Tamsin TC-2?")
