@@ -302,9 +302,14 @@ def document_tables(path: str) -> dict[int, list[PdfTable]]:
     out: dict[int, list[PdfTable]] = {}
     try:
         for number in range(len(pdf)):
-            page = pdf[number]
+            try:
+                page = pdf[number]
+            except pypdfium2.PdfiumError:
+                continue  # pypdf may still read it: that page simply has no tables
             try:
                 tables = page_tables(page)
+            except (pypdfium2.PdfiumError, ValueError, ctypes.ArgumentError):
+                tables = []
             finally:
                 page.close()
             if tables:
