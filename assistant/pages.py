@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from assistant.tables import is_row
 from assistant.types import Chunk
 
 
@@ -25,6 +26,21 @@ def _overlap(left: str, right: str, longest: int = 4000) -> int:
     return 0
 
 
+def _without_repeated_header(out: str, text: str) -> str:
+    """``text`` without its first line when that is the header of the table that ``out`` ends in.
+
+    A continuation chunk repeats its table's header row; on the page, the table goes on under one header.
+    """
+    first, _, rest = text.partition("\n")
+    if not rest or not is_row(first):
+        return text
+    lines = out.split("\n")
+    start = len(lines)
+    while start > 0 and is_row(lines[start - 1]):
+        start -= 1
+    return rest if start < len(lines) and lines[start].strip() == first.strip() else text
+
+
 def merge_chunks(texts: list[str]) -> str:
     """Join consecutive chunk texts, dropping the text a chunk repeats from the one before it."""
     out = ""
@@ -33,6 +49,7 @@ def merge_chunks(texts: list[str]) -> str:
         if not out:
             out = text
             continue
+        text = _without_repeated_header(out, text)
         cut = _overlap(out, text)
         out = out + text[cut:] if cut else f"{out}\n{text}"
     return out

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from assistant.tables import format_row, parse_row
 from ingest.headings import HeadingTracker
+from ingest.pdf_tables import PdfTable, document_tables, place_tables
 
 BlockKind = Literal["text", "heading", "table_header", "table_row"]
 
@@ -139,7 +141,11 @@ def _shape(line: str) -> str:
 
 
 def load_pdf(path: Path) -> Parsed:
-    """PDF via pypdf, one page at a time; pages are 1-based physical page indexes."""
+    """PDF via pypdf, one page at a time; pages are 1-based physical page indexes.
+
+    Ruled tables (found by `ingest.pdf_tables`) replace the lines pypdf read for them: one block per row,
+    in the canonical ``| cell | cell |`` form, the header row first.
+    """
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError, PdfReadError
 
@@ -183,17 +189,49 @@ def load_pdf(path: Path) -> Parsed:
     if count == 0:
         raise LoadError("PDF has no pages")
     boiler = _repeating_lines(raw_pages)
+    tables = document_tables(str(path))
     tracker = HeadingTracker()
     blocks: list[Block] = []
+    table_count = 0
     for number, lines in enumerate(raw_pages, start=1):
-        kept = [line for line in lines if _shape(line) not in boiler]
-        for i, line in enumerate(kept):
-            if tracker.numbered(line, kept[i + 1] if i + 1 < len(kept) else None):
-                blocks.append(Block(" ".join(line.split()), number, tracker.section(), "heading"))
+        # Tables first: a table's cells at a page edge may repeat from page to page like a running header.
+        placed = place_tables(lines, tables.get(number, []))
+        items = [item for item in placed if not isinstance(item, str) or _shape(item) not in boiler]
+        for i, item in enumerate(items):
+            if isinstance(item, PdfTable):
+                table_count += 1
+                blocks.extend(_table_blocks(item, number, tracker.section(), table_count, blocks, i == 0))
+                continue
+            following = items[i + 1] if i + 1 < len(items) else None
+            if tracker.numbered(item, following if isinstance(following, str) else None):
+                blocks.append(Block(" ".join(item.split()), number, tracker.section(), "heading"))
             else:
-                blocks.append(Block(line, number, tracker.section()))
+                blocks.append(Block(item, number, tracker.section()))
     first = next((b.text for b in blocks), None)
     return Parsed(MIME_BY_SUFFIX[".pdf"], (str(title).strip() if title else None) or first, count, blocks)
+
+
+def _table_blocks(
+    table: PdfTable, page: int, section: tuple[str, ...], number: int, before: list[Block], first: bool
+) -> list[Block]:
+    """A PDF table as blocks: title rows as text, the header row, then one block per row.
+
+    A table that opens a page with the width of the table that closed the previous page, but not its header,
+    continues that table: the previous header is repeated so the page's chunks still have it.
+    """
+    out: list[Block] = []
+    rows = list(table.rows)
+    while len(rows) > 2 and sum(bool(cell) for cell in rows[0]) == 1:  # a title spanning the table
+        out.append(Block(" ".join(c for c in rows.pop(0) if c), page, section))
+    previous = before[-1] if before and first and not out else None
+    if previous is not None and previous.kind.startswith("table") and previous.page == page - 1:
+        header = next(b for b in reversed(before) if b.table == previous.table and b.kind == "table_header")
+        cells = parse_row(header.text) or []
+        if len(cells) == len(rows[0]) and list(rows[0]) != cells:
+            out.append(Block(header.text, page, section, "table_header", number))
+            return out + [Block(format_row(r), page, section, "table_row", number) for r in rows]
+    out.append(Block(format_row(rows[0]), page, section, "table_header", number))
+    return out + [Block(format_row(r), page, section, "table_row", number) for r in rows[1:]]
 
 
 def _short(err: BaseException) -> str:
@@ -249,7 +287,7 @@ def load_docx(path: Path) -> Parsed:
                         cells.append(value)
                 if any(cells):
                     kind: BlockKind = "table_header" if i == 0 else "table_row"
-                    blocks.append(Block(" | ".join(cells), None, tracker.section(), kind, tables))
+                    blocks.append(Block(format_row(cells), None, tracker.section(), kind, tables))
     return Parsed(MIME_BY_SUFFIX[".docx"], title, None, blocks)
 
 
@@ -308,7 +346,7 @@ def load_html(path: Path) -> Parsed:
                         header = i == 0 or all(c.name == "th" for c in row.find_all(("td", "th")))
                         blocks.append(
                             Block(
-                                " | ".join(cells),
+                                format_row(cells),
                                 None,
                                 tracker.section(),
                                 "table_header" if header else "table_row",

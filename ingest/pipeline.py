@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 Status = Literal["ingested", "unchanged", "metadata", "failed", "removed"]
 
 # Bump when loaders or chunking change in a way that should re-chunk documents already ingested.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"  # 3: PDF tables as whole rows, one "| cell |" row form for every format
 
 
 @dataclass

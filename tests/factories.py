@@ -128,3 +128,55 @@ def make_hit(text: str, title: str = "A document", rank: int = 1, section: str |
         "reranked",
         document,
     )
+
+
+TORQUE_HEADER = ["Ref.", "Fastener", "Size", "Torque (N·m)", "Angle", "Thread-locker"]
+TORQUE_ROWS = [
+    ["B-01", "Front caliper carrier to knuckle", "M16 x 1.5", "230 ± 15", "-", "TL-A"],
+    ["B-02", "Front caliper guide pin bolt", "M10 x 1.25", "32 ± 3", "-", "None"],
+    ["B-06", "Brake hose banjo bolt", "M10 x 1.0", "25 ± 2", "-", "None (new copper washers)"],
+]
+
+
+def table_pdf(
+    path: Path,
+    rows: list[list[str]] | None = None,
+    header: list[str] | None = None,
+    row_rules: bool = True,
+    repeat_header: bool = True,
+) -> Path:
+    """A PDF with a heading, a paragraph and a ruled table (reportlab platypus, one Paragraph per cell).
+
+    With ``row_rules=False`` no rule separates the body rows (only the frame, the column rules and the rule
+    under the header), as in many LaTeX tables. A table longer than a page continues on the next one, with its
+    header repeated when ``repeat_header``.
+    """
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
+
+    header = header or TORQUE_HEADER
+    rows = rows or TORQUE_ROWS
+    cell = ParagraphStyle("cell", fontName="Helvetica", fontSize=8, leading=10)
+    body = ParagraphStyle("body", fontName="Helvetica", fontSize=10, leading=13)
+    data = [[Paragraph(c, cell) for c in r] for r in [header, *rows]]
+    table = Table(data, colWidths=[40, 150, 60, 70, 40, 80], repeatRows=1 if repeat_header else 0)
+    if row_rules:
+        style = [("GRID", (0, 0), (-1, -1), 0.4, colors.grey)]
+    else:
+        style = [
+            ("BOX", (0, 0), (-1, -1), 0.8, colors.black),
+            ("LINEBELOW", (0, 0), (-1, 0), 0.4, colors.black),
+            ("LINEAFTER", (0, 0), (-2, -1), 0.4, colors.black),
+        ]
+    table.setStyle(TableStyle(style))
+    story = [
+        Paragraph("3 Brakes", body),
+        Paragraph("Tighten the brake fasteners to the torque in the table below.", body),
+        table,
+        Paragraph("Replace copper washers whenever a banjo bolt is loosened.", body),
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    SimpleDocTemplate(str(path), pagesize=A4, invariant=1, title="Torque table").build(story)
+    return path

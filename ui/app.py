@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import html
+import itertools
 import json
 import logging
 import re
@@ -197,14 +198,61 @@ _SCROLL = "max-height: 55vh; overflow-y: auto;"
 _TINT = "background: rgba(255,214,0,0.06);"
 
 
+def _marked(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> str:
+    """``text[start:end]`` escaped for HTML, with the parts of ``spans`` inside it in ``<mark>``."""
+    out, last = [], start
+    for a, b in spans:
+        a, b = max(a, last), min(b, end)
+        if a < b:
+            out += [html.escape(text[last:a]), "<mark>", html.escape(text[a:b]), "</mark>"]
+            last = b
+    out.append(html.escape(text[last:end]))
+    return "".join(out)
+
+
+_TABLE_ROW = re.compile(r"[ \t]*\|.*\|[ \t]*$")
+_CELL_EDGE = re.compile(r"(?<!\\)\|")
+_TABLE_STYLE = "border-collapse: collapse; margin: 0.25rem 0; font-size: 0.85rem; white-space: normal;"
+_CELL_STYLE = "border: 1px solid rgba(49,51,63,0.25); padding: 0.15rem 0.45rem; vertical-align: top;"
+
+
+def _table_html(text: str, rows: list[tuple[int, int]], spans: list[tuple[int, int]]) -> str:
+    """Table rows (``| a | b |`` lines at the given offsets) as an HTML table; the first row is the header."""
+    out = [f'<table class="eka-table" style="{_TABLE_STYLE}">']
+    for i, (start, end) in enumerate(rows):
+        tag = "th" if i == 0 else "td"
+        edges = [m.start() for m in _CELL_EDGE.finditer(text, start, end)]
+        cells = []
+        for a, b in itertools.pairwise(edges):
+            a += 1
+            while a < b and text[a].isspace():
+                a += 1
+            while b > a and text[b - 1].isspace():
+                b -= 1
+            cells.append(f'<{tag} style="{_CELL_STYLE}">{_marked(text, a, b, spans)}</{tag}>')
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    return "".join(out) + "</table>"
+
+
 def marked_html(text: str, spans: list[tuple[int, int]]) -> str:
-    """``text`` escaped for HTML, with ``spans`` in ``<mark>``."""
-    out, last = [], 0
-    for start, end in spans:
-        if start >= last:
-            out += [html.escape(text[last:start]), "<mark>", html.escape(text[start:end]), "</mark>"]
-            last = end
-    out.append(html.escape(text[last:]))
+    """``text`` escaped for HTML with ``spans`` in ``<mark>``; table rows (``| a | b |``) as a table."""
+    out: list[str] = []
+    pending = 0  # where the text not yet written begins
+    run: list[tuple[int, int]] = []
+    for line in re.finditer(r"[^\n]*(?:\n|$)", text):
+        body_end = line.end() - (1 if line.group().endswith("\n") else 0)
+        if line.group() and _TABLE_ROW.match(text, line.start(), body_end):
+            if not run:
+                out.append(_marked(text, pending, line.start(), spans))
+            run.append((line.start(), body_end))
+            pending = line.end()
+            continue
+        if run:
+            out.append(_table_html(text, run, spans))
+            run = []
+    if run:
+        out.append(_table_html(text, run, spans))
+    out.append(_marked(text, pending, len(text), spans))
     return "".join(out)
 
 
@@ -220,12 +268,22 @@ def page_html(text: str, quote: str) -> tuple[str | None, str]:
         return None, whole
     starts = [0] + [m.end() for m in re.finditer("\n", text)]  # where each line begins
     first = max(0, bisect.bisect_right(starts, spans[0][0]) - 1 - CONTEXT_LINES)
+    header = first
+    while header > 0 and header > first - 12 and _TABLE_ROW.match(_line(text, starts, header - 1)):
+        header -= 1  # a cited table row is shown under its table's header
+    if header < first and _TABLE_ROW.match(_line(text, starts, first)):
+        first = header
     last = bisect.bisect_right(starts, spans[-1][1] - 1) - 1 + CONTEXT_LINES
     begin, finish = starts[first], (starts[last + 1] - 1 if last + 1 < len(starts) else len(text))
     excerpt = marked_html(text[begin:finish], [(a - begin, b - begin) for a, b in spans if b <= finish])
     before, after = ("… " if begin > 0 else ""), (" …" if finish < len(text) else "")
     context = f'<div class="eka-excerpt" style="{_BOX} {_TINT}">{before}{excerpt}{after}</div>'
     return context, whole
+
+
+def _line(text: str, starts: list[int], index: int) -> str:
+    end = text.find("\n", starts[index])
+    return text[starts[index] : end if end >= 0 else len(text)]
 
 
 def where(page: int | None, section: str | None) -> str:

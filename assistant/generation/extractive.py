@@ -21,6 +21,7 @@ from assistant.entities import named
 from assistant.generation.answer_type import expected, fits
 from assistant.generation.base import AVAILABLE, Availability, Message, Prompt
 from assistant.injection import looks_like_instruction
+from assistant.tables import render_row, table_runs
 
 REFUSAL_TEXT = "I don't know: the documents available to you do not cover this."
 
@@ -49,6 +50,29 @@ def quotable(piece: str, first: bool, last: bool) -> bool:
     if last and "|" not in piece and piece[-1] not in ".!?:)\"'":
         return False
     return not looks_like_instruction(piece)
+
+
+def pieces_of(text: str) -> list[tuple[str, bool]]:
+    """A chunk's candidate sentences, each with whether it is a table row.
+
+    A table row is one piece, read as ``header: value`` pairs (`assistant.tables.render_row`), never split
+    at a full stop inside a cell and never quoted with its pipes. A header row is a piece of its own only in a
+    two-column table, where it is usually data (``Document ID | NMG-...``).
+    """
+    lines = unwrap_lines(text).split("\n")
+    runs = {run.start: run for run in table_runs(lines)}
+    pieces: list[tuple[str, bool]] = []
+    i = 0
+    while i < len(lines):
+        run = runs.get(i)
+        if run is None:
+            pieces.extend((p, False) for p in (" ".join(p.split()) for p in _PIECES.split(lines[i])) if p)
+            i += 1
+            continue
+        rows = ([run.header] if len(run.header) == 2 else []) + run.rows
+        pieces.extend((render_row(cells, run.header), True) for cells in rows)
+        i = run.end
+    return [(p, row) for p, row in pieces if p]
 
 
 class ExtractiveGenerator:
@@ -89,11 +113,10 @@ class ExtractiveGenerator:
         """(source number, position, sentence) for every quotable sentence of the sources."""
         out = []
         for n, hit in enumerate(prompt.sources, start=1):
-            pieces = [" ".join(p.split()) for p in _PIECES.split(unwrap_lines(hit.chunk.text))]
-            pieces = [p for p in pieces if p]
-            for position, piece in enumerate(pieces):
-                if quotable(piece, position == 0, position == len(pieces) - 1):
-                    label = pieces[position - 1] if position else ""
+            pieces = pieces_of(hit.chunk.text)
+            for position, (piece, row) in enumerate(pieces):
+                if quotable(piece, position == 0 and not row, position == len(pieces) - 1 and not row):
+                    label = pieces[position - 1][0] if position and not row else ""
                     if label and len(label.split()) <= 2 and named(label):  # "CSR-NET-004" above its text
                         piece = f"{label}: {piece}"
                     out.append((n, position, piece))

@@ -2,7 +2,7 @@
 
 The shipped rule (assistant/refusal.py) and the default ``refusal_threshold`` were measured with
 ``python -m eval.bench.answer --calibrate``. On samples/questions.jsonl they refuse 1 of the 5 unanswerable
-questions and none of the 33 answerable ones, and 9 of 10 questions about other engineering topics (from
+questions and none of the 33 answerable ones, and 8 of 10 questions about other engineering topics (from
 engdocs-dev, which samples/ does not cover). Like the retrieval gate on eval/baselines.json, a change that
 moves any of these by more than 2 points (here: a single question) fails. Re-measure and update the numbers
 here and in docs/answering.md when the change is deliberate.
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 TOLERANCE = 0.02
 MEASURED_REFUSAL_ACCURACY = 0.2  # unanswerable sample questions refused (1 of 5: s-036)
 MEASURED_FALSE_REFUSAL_RATE = 0.0  # answerable sample questions refused (0 of 33)
-MEASURED_OFF_CORPUS_REFUSED = 0.9  # of OFF_CORPUS (9 of 10)
+MEASURED_OFF_CORPUS_REFUSED = 0.8  # of OFF_CORPUS (8 of 10; 9 before whole table rows, see docs/answering.md)
 
 # engdocs-dev questions (answered by ../shared/data/engineering-docs): the sample corpus does not cover them.
 OFF_CORPUS = (

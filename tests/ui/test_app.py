@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from eka.ui_cli import register
 from tests.conftest import ROOT
 from tests.ui.conftest import Home, Process, StubApi
-from ui.app import Turn, answer_markdown, history_of, quote_spans
+from ui.app import Turn, answer_markdown, history_of, marked_html, page_html, quote_spans
 
 pytestmark = pytest.mark.e2e
 
@@ -76,6 +76,24 @@ def test_quote_is_found_across_line_breaks_and_punctuation() -> None:
 
 def test_quote_not_on_the_page_highlights_nothing() -> None:
     assert quote_spans("The pad wear threshold is 3 mm.", "The coolant pump ran at 70 % duty") == []
+
+
+TABLE_PAGE = (
+    "3 Brakes\n| Ref. | Torque (N·m) |\n| B-01 | 230 ± 15 |\n| B-02 | 32 ± 3 |\nRe-torque after 50 km."
+)
+
+
+def test_table_rows_on_a_page_are_shown_as_a_table_with_the_quoted_row_marked() -> None:
+    page = marked_html(TABLE_PAGE, quote_spans(TABLE_PAGE, "| B-01 | 230 ± 15 |"))
+    assert "|" not in page
+    assert "<th" in page and ">Torque (N·m)</th>" in page
+    assert "><mark>B-01</mark></td>" in page and "><mark>230 ± 15</mark></td>" in page
+    assert ">32 ± 3</td>" in page and page.startswith("3 Brakes\n<table")
+
+
+def test_the_excerpt_of_a_cited_table_row_keeps_its_header() -> None:
+    context, _ = page_html(TABLE_PAGE, "B-02 32 ± 3")
+    assert context is not None and ">Ref.</th>" in context and "<mark>B-02</mark>" in context
 
 
 def test_answer_markdown_escapes_markdown_and_badges_markers() -> None:

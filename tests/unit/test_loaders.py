@@ -29,7 +29,7 @@ def test_html_headings_paragraphs_and_tables(tmp_path: Path) -> None:
     parsed = load(file)
     texts = [(b.kind, b.text, b.section) for b in parsed.blocks]
     assert ("text", "Wear class 0 gloves.", ("1. Isolation",)) in texts
-    assert ("table_row", "1 | Lock out", ("1. Isolation", "1.1. Checks")) in texts
+    assert ("table_row", "| 1 | Lock out |", ("1. Isolation", "1.1. Checks")) in texts
     assert parsed.title == "HV safety"
     assert not any("x()" in b.text for b in parsed.blocks)
 
@@ -50,7 +50,7 @@ def test_text_numbered_and_underlined_headings(tmp_path: Path) -> None:
 def test_docx_heading_styles_and_tables(tmp_path: Path) -> None:
     parsed = load(make_docx(tmp_path / "a.docx"))
     table = [b for b in parsed.blocks if b.kind.startswith("table")]
-    assert table[0].text == "Parameter | Limit" and table[0].kind == "table_header"
+    assert table[0].text == "| Parameter | Limit |" and table[0].kind == "table_header"
     assert table[1].section == ("Inverter calibration", "Current sensor offset")
     last = parsed.blocks[-1]
     assert last.section == ("Inverter calibration", "Resolver alignment")

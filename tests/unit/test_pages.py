@@ -26,6 +26,22 @@ def test_short_coincidental_overlaps_are_kept() -> None:
     assert merge_chunks(["Check the pad.", "pad. Then the disc."]) == "Check the pad.\npad. Then the disc."
 
 
+HEADER = "| Ref. | Fastener | Torque (N·m) |"
+ROWS = [f"| B-0{i} | Caliper bolt number {i} | {i * 10} ± 2 |" for i in range(1, 5)]
+
+
+def test_a_table_continued_in_the_next_chunk_goes_on_under_one_header() -> None:
+    first = "\n".join(["3 Brakes", HEADER, *ROWS[:3]])
+    second = "\n".join([HEADER, *ROWS[2:]])  # a continuation: the header, an overlapping row, a new row
+    assert merge_chunks([first, second]) == "\n".join(["3 Brakes", HEADER, *ROWS])
+
+
+def test_a_new_table_with_the_same_header_after_text_keeps_its_header() -> None:
+    first = "\n".join([HEADER, ROWS[0], "Suspension follows."])
+    second = "\n".join([HEADER, ROWS[1]])
+    assert merge_chunks([first, second]) == f"{first}\n{second}"
+
+
 def test_chunks_without_overlap_are_joined_by_a_line_break() -> None:
     assert merge_chunks([A, B, C]) == f"{A}\n{B}\n{C}"
 
