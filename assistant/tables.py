@@ -63,6 +63,9 @@ def _with_unit(name: str, value: str) -> tuple[str, str]:
     return match.group("name"), f"{value} {unit}"
 
 
+_INNER_STOP = re.compile(r"[.](?=\s)")  # "Req. ID" -> "Req ID"
+
+
 def render_row(cells: Sequence[str], header: Sequence[str] | None = None) -> str:
     """One readable line for a table row: ``header: value`` pairs, or the cells joined by `` · ``.
 
@@ -92,7 +95,9 @@ def render_row(cells: Sequence[str], header: Sequence[str] | None = None) -> str
             parts.append(value)
             continue
         name, value = _with_unit(name, value)
-        parts.append(f"{name.rstrip('.:')}: {value}")
+        # "Req. ID" -> "Req ID": a full stop inside a header would end the sentence for the citation check.
+        name = _INNER_STOP.sub("", name).rstrip(".:")
+        parts.append(f"{name}: {value}")
     return SEPARATOR.join(parts)
 
 

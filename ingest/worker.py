@@ -61,6 +61,16 @@ def _alarm(_signum: int, _frame: FrameType | None) -> None:
 _counters: dict[Path, TokenCounter] = {}  # one tokenizer per worker process
 
 
+def _import_parsers() -> None:
+    """Import the parser libraries the loaders import lazily (once per worker process)."""
+    import bs4  # noqa: F401
+    import docx  # noqa: F401
+    import pypdf
+    import pypdf.errors  # noqa: F401
+    import pypdfium2
+    import pypdfium2.raw  # noqa: F401
+
+
 def parse_file(job: ParseJob) -> ParseResult:
     """Load and chunk one file (runs inside a worker process)."""
     logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -68,6 +78,7 @@ def parse_file(job: ParseJob) -> ParseResult:
     counter = _counters.get(job.tokenizer_file)
     if counter is None:
         counter = _counters[job.tokenizer_file] = TokenCounter(job.tokenizer_file)
+    _import_parsers()  # outside the alarm: an alarm inside an import leaves a half-made module behind
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, job.timeout_s)
     try:
