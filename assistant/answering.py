@@ -350,11 +350,9 @@ class AnswerService:
             "entities": {
                 "named": list(scoped.entities),
                 "missing": list(scoped.missing),
-                "set_aside": [
-                    h.chunk.chunk_id
-                    for h in found
-                    if h.chunk.chunk_id not in {x.chunk.chunk_id for x in scoped.hits}
-                ]
+                "set_aside": sorted(
+                    {h.chunk.chunk_id for h in found} - {h.chunk.chunk_id for h in scoped.hits}
+                )
                 if scoped.narrowed
                 else [],
             },

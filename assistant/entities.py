@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 from assistant.types import Hit
@@ -121,8 +121,10 @@ def scope(question: str, hits: tuple[Hit, ...], about: Callable[[Hit], str] = pa
     entities = tuple(named(question))
     if not entities:
         return Scope((), hits, (), ())
-    kept = [h for h in hits if any(mentions(e, about(h)) for e in entities)]
-    missing = tuple(e for e in entities if not any(mentions(e, about(h)) for h in kept))
+    texts = [about(h) for h in hits]  # once per hit: the answer service's reads whole documents
+    kept_texts = [(h, t) for h, t in zip(hits, texts, strict=True) if any(mentions(e, t) for e in entities)]
+    kept = [h for h, _ in kept_texts]
+    missing = tuple(e for e in entities if not any(mentions(e, t) for _, t in kept_texts))
     # What the set-aside hits are about instead: same-shape identifiers in their document titles (a title
     # names the vehicle or program; the text also holds table references such as W-04).
     shapes = {_shape(e) for e in entities}
@@ -132,7 +134,5 @@ def scope(question: str, hits: tuple[Hit, ...], about: Callable[[Hit], str] = pa
         for token in named(hit.document.title or ""):
             if _shape(token) in shapes and key(token) not in keys and token not in others:
                 others.append(token)
-    renumbered = tuple(
-        Hit(h.chunk, h.score, i, h.retriever, h.document, h.relevance) for i, h in enumerate(kept, start=1)
-    )
+    renumbered = tuple(replace(h, rank=i) for i, h in enumerate(kept, start=1))
     return Scope(entities, renumbered, missing, tuple(others[:3]))

@@ -17,32 +17,20 @@ from assistant.types import Hit
 log = logging.getLogger(__name__)
 
 
+# Most specific first, as the API's exception handlers map them (assistant/api/app.py).
+_GENERATOR_ERRORS: tuple[tuple[type[GeneratorError], str, int], ...] = (
+    (GeneratorUnavailable, "generator_unavailable", 503),
+    (GeneratorTimeout, "generator_timeout", 504),
+    (GeneratorError, "generator_failed", 502),
+)
+
+
 def error_event(err: Exception) -> dict[str, Any]:
     """The last event of a stream that failed; the message is safe to show."""
-    if isinstance(err, GeneratorUnavailable):
-        return {
-            "type": "error",
-            "error": "generator_unavailable",
-            "detail": str(err),
-            "status": 503,
-            "provenance_id": err.provenance_id,
-        }
-    if isinstance(err, GeneratorTimeout):
-        return {
-            "type": "error",
-            "error": "generator_timeout",
-            "detail": str(err),
-            "status": 504,
-            "provenance_id": err.provenance_id,
-        }
-    if isinstance(err, GeneratorError):
-        return {
-            "type": "error",
-            "error": "generator_failed",
-            "detail": str(err),
-            "status": 502,
-            "provenance_id": err.provenance_id,
-        }
+    for kind, code, status in _GENERATOR_ERRORS:
+        if isinstance(err, kind):
+            detail = {"type": "error", "error": code, "detail": str(err), "status": status}
+            return {**detail, "provenance_id": err.provenance_id}
     if isinstance(err, EkaError):
         return {"type": "error", "error": "failed", "detail": str(err), "status": 400}
     log.exception("answer stream failed", exc_info=err)
