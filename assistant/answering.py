@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from assistant.audit import AuditLog
@@ -42,6 +42,7 @@ _DOCUMENT_CACHE = 256  # documents kept as text for entity checks
 _DOCUMENT_MENTIONS = 3  # how often a document names an identifier to count as being about it
 _NARROWED_COVERAGE = 0.34  # least share of a question's other words a passage about its entity must hold
 _PROBE_K = 30  # lexical hits searched for a passage about an entity the first retrieval missed
+_WIDEN_TOP = 1  # hits whose neighbouring chunks of the same page or section join the sources
 _REFUSAL = re.compile(r"^\W*(i don't know|i do not know|i cannot answer|not covered)", re.IGNORECASE)
 
 
@@ -97,11 +98,19 @@ Event = SourcesEvent | DeltaEvent | DoneEvent
 
 
 class MarkerFilter:
-    """Drops ``[n]`` markers that point to no source from streamed text without delaying other text long."""
+    """Drops ``[n]`` markers that point to no source from streamed text without delaying other text long,
+    and renumbers the others 1..n in reading order (``order`` maps a source number to its new number)."""
 
     def __init__(self, n_sources: int) -> None:
         self.n_sources = n_sources
+        self.order: dict[int, int] = {}
         self._held = ""
+
+    def reorder(self, hits: tuple[Hit, ...]) -> tuple[Hit, ...]:
+        """``hits`` in the new numbering: the cited ones in the order first cited, then the rest in order."""
+        cited = sorted(self.order, key=self.order.__getitem__)
+        rest = [n for n in range(1, len(hits) + 1) if n not in self.order]
+        return tuple(replace(hits[n - 1], rank=i) for i, n in enumerate([*cited, *rest], start=1))
 
     def feed(self, piece: str) -> str:
         text = self._held + piece
@@ -111,7 +120,7 @@ class MarkerFilter:
         else:
             self._held = ""
         if "[" in text:
-            text = strip_invalid_markers(text, self.n_sources)[0]
+            text = strip_invalid_markers(text, self.n_sources, self.order)[0]
         # Trailing spaces wait for what follows: a dropped marker must not leave "steel ." behind.
         body = text.rstrip(" ")
         self._held = text[len(body) :] + self._held
@@ -119,7 +128,7 @@ class MarkerFilter:
 
     def flush(self) -> str:
         text, self._held = self._held, ""
-        return strip_invalid_markers(text, self.n_sources)[0]
+        return strip_invalid_markers(text, self.n_sources, self.order)[0]
 
 
 def _ms(start: float) -> float:
@@ -209,6 +218,33 @@ class AnswerService:
             return result
         return scope(query, (*hits, *extra[:k]), self.about)
 
+    def sources(
+        self, query: str, found: tuple[Hit, ...], principal: Principal, request: AnswerRequest, k: int
+    ) -> tuple[Scope, tuple[Hit, ...], float]:
+        """What the generator sees for the hits ``found``: the entity scope, the sources (the hits about the
+        named entities, widened by the top hit's neighbours) and the evidence of the scoped hits."""
+        scoped = self.scoped(query, found, principal, request, k)
+        evidence = self.scorer.evidence(query, scoped.hits)
+        return scoped, self.widen(scoped.hits) if scoped.hits else found, evidence
+
+    def widen(self, hits: tuple[Hit, ...]) -> tuple[Hit, ...]:
+        """The hits, plus the chunks next to the top hit on the same page and in the same section.
+
+        Retrieval keeps one chunk per page or section in front, so the rest of a table or a paragraph cut by a
+        chunk boundary (the ``Ki_Iq`` row after the ``Kp_Iq`` row) never reaches the generator. A neighbour
+        belongs to a document the caller may already read. The neighbours follow the retrieved hits.
+        """
+        seen = {h.chunk.chunk_id for h in hits}
+        extra: list[Hit] = []
+        for hit in hits[:_WIDEN_TOP]:
+            for chunk in self.store.chunks_around(hit.chunk.doc_id, hit.chunk.ordinal):
+                same_place = chunk.page == hit.chunk.page and chunk.section == hit.chunk.section
+                if same_place and chunk.chunk_id not in seen:
+                    seen.add(chunk.chunk_id)
+                    rank = len(hits) + len(extra) + 1
+                    extra.append(Hit(chunk, hits[-1].score, rank, hit.retriever, hit.document))
+        return (*hits, *extra)
+
     def about(self, hit: Hit) -> str:
         """What a hit is about, for entity checks: its passage, plus what its whole document is about."""
         return passage_about(hit) + "\n" + self.document_about(hit)
@@ -275,12 +311,14 @@ class AnswerService:
             return NOT_COVERED
         return None
 
-    def compose(self, question: str, hits: tuple[Hit, ...], refusal: str | None) -> Iterator[str]:
-        """The answer text in pieces (``refusal`` when there is one), invalid markers dropped."""
+    def compose(
+        self, question: str, hits: tuple[Hit, ...], refusal: str | None, markers: MarkerFilter
+    ) -> Iterator[str]:
+        """The answer text in pieces (``refusal`` when there is one), invalid markers dropped, the others
+        renumbered by ``markers``."""
         if refusal is not None:
             yield refusal
             return
-        markers = MarkerFilter(len(hits))
         for piece in self.generator.stream(answer_prompt(self.template, question, hits)):
             out = markers.feed(piece)
             if out:
@@ -317,9 +355,7 @@ class AnswerService:
         found = tuple(
             self.retriever.search(query, principal, k=k, mode=request.mode, filters=request.filters)
         )
-        scoped = self.scoped(query, found, principal, request, k)
-        hits = scoped.hits if scoped.hits else found
-        evidence = self.scorer.evidence(query, scoped.hits)
+        scoped, hits, evidence = self.sources(query, found, principal, request, k)
         timings["retrieve_ms"] = _ms(t)
         yield SourcesEvent(query, method, hits)
 
@@ -369,8 +405,9 @@ class AnswerService:
         refusal = self.refusal(scoped, evidence, query)
         refused_early = refusal is not None
         pieces: list[str] = []
+        markers = MarkerFilter(len(hits))
         try:
-            for piece in self.compose(question, hits, refusal):
+            for piece in self.compose(question, hits, refusal, markers):
                 timings.setdefault("first_token_ms", _ms(started))
                 pieces.append(piece)
                 yield DeltaEvent(piece)
@@ -379,6 +416,7 @@ class AnswerService:
             timings["total_ms"] = _ms(started)
             record = {
                 **base,
+                "hits": [hit_record(h) for h in markers.reorder(hits)],
                 "answer": "".join(pieces),
                 "citations": [],
                 "refused": False,
@@ -389,10 +427,12 @@ class AnswerService:
             err.provenance_id = self.audit.append(principal.user_id, record)
             raise
         timings["generate_ms"] = _ms(t)
+        hits = markers.reorder(hits)  # the sources in the answer's numbering: [1] is the first cited
         refused, checked = self.finish("".join(pieces), hits, refused_early)
         timings["total_ms"] = _ms(started)
         record = {
             **base,
+            "hits": [hit_record(h) for h in hits],
             "answer": checked.text,
             "citations": [citation_record(c) for c in checked.citations],
             "refused": refused,

@@ -19,7 +19,7 @@ MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*(?:\[\d{1,3}(?:\s*,\s*\d{1,3})*\]))*\s+(?=[A-Z0-9\"'(])")
 _SOURCE_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 HEADING = re.compile(r"^(#+\s|\d+(\.\d+)*\.?\s+[^.|]{0,80}$)")
-_ITEM = re.compile(r"^([-•*]\s|\(?[a-z0-9]{1,3}[.)]\s)")
+ITEM = re.compile(r"^([-•*]\s|\(?[a-z0-9]{1,3}[.)]\s)")
 
 
 def unwrap_lines(text: str) -> str:
@@ -34,13 +34,14 @@ def unwrap_lines(text: str) -> str:
     for line in (raw.strip() for raw in text.splitlines()):
         if not line:
             continue
-        starts_item = "|" in line or _ITEM.match(line) is not None or HEADING.match(line) is not None
+        starts_item = "|" in line or ITEM.match(line) is not None or HEADING.match(line) is not None
         if out and open_line and not starts_item:
             out[-1] = f"{out[-1]} {line}"
         else:
             out.append(line)
         last = out[-1]
-        open_line = "|" not in last and last[-1] not in ".!?:" and len(last.split()) > 4
+        closed = last[-1] in ".!?:" or (last[-1] == ";" and ITEM.match(last) is not None)  # "- item;"
+        open_line = "|" not in last and not closed and len(last.split()) > 4
         open_line = open_line and not HEADING.match(last)
     return "\n".join(out)
 
@@ -99,14 +100,29 @@ def markers_in(text: str) -> tuple[int, ...]:
     return tuple(seen)
 
 
-def strip_invalid_markers(text: str, n_sources: int) -> tuple[str, tuple[int, ...]]:
-    """Remove markers (or the numbers inside them) that point to no source; return the removed numbers."""
+def strip_invalid_markers(
+    text: str, n_sources: int, renumber: dict[int, int] | None = None
+) -> tuple[str, tuple[int, ...]]:
+    """Remove markers (or the numbers inside them) that point to no source; return the removed numbers.
+
+    With ``renumber``, the kept source numbers are also renumbered 1..n in order of first appearance; the
+    mapping (source number -> new number) is filled in as markers are met, so it carries across calls.
+
+    Example:
+        >>> order = {}
+        >>> strip_invalid_markers("A [4]. B [2][4]. C [9].", 6, order)
+        ('A [1]. B [2][1]. C.', (9,))
+        >>> order
+        {4: 1, 2: 2}
+    """
     removed: list[int] = []
 
     def fix(match: re.Match[str]) -> str:
         numbers = [int(n) for n in match.group(1).split(",")]
         kept = [n for n in numbers if 1 <= n <= n_sources]
         removed.extend(n for n in numbers if not 1 <= n <= n_sources)
+        if renumber is not None:
+            kept = [renumber.setdefault(n, len(renumber) + 1) for n in kept]
         return f"[{', '.join(map(str, kept))}]" if kept else ""
 
     cleaned = MARKER.sub(fix, text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.answering import AnswerRequest, AnswerService, citation_record, hit_record
+from assistant.answering import AnswerRequest, AnswerService, MarkerFilter, citation_record, hit_record
 from assistant.types import Principal
 
 
@@ -54,8 +54,11 @@ def replay(service: AnswerService, record: dict[str, Any]) -> ReplayReport:
         service.retriever.search(query, principal, k=record["k"], mode=record["mode"], filters=filters)
     )
     request = AnswerRequest(record["question"], filters=filters, k=record["k"], mode=record["mode"])
-    scoped = service.scoped(query, found, principal, request, record["k"])
-    hits = scoped.hits if scoped.hits else found
+    scoped, hits, evidence = service.sources(query, found, principal, request, record["k"])
+    refusal = service.refusal(scoped, evidence, query)
+    markers = MarkerFilter(len(hits))
+    text = "".join(service.compose(record["question"], hits, refusal, markers))
+    hits = markers.reorder(hits)  # the sources in the answer's numbering, as recorded
     recorded = [
         {k: h.get(k) for k in ("rank", "chunk_id", "doc_sha256", "source", "page", "score")}
         for h in record["hits"]
@@ -82,8 +85,6 @@ def replay(service: AnswerService, record: dict[str, Any]) -> ReplayReport:
     }
     changed = {k: (then[k], now[k]) for k in now if then[k] != now[k]}
 
-    refusal = service.refusal(scoped, service.scorer.evidence(query, scoped.hits), query)
-    text = "".join(service.compose(record["question"], hits, refusal))
     _, checked = service.finish(text, hits, refusal is not None)
     answer, citations = checked.text, [citation_record(c) for c in checked.citations]
     return ReplayReport(

@@ -209,6 +209,15 @@ class Store:
             ).fetchall()
         return [_chunk(r) for r in rows]
 
+    def chunks_around(self, doc_id: str, ordinal: int, span: int = 1) -> list[Chunk]:
+        """A document's chunks within ``span`` places of ``ordinal`` (itself included), in reading order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM chunks WHERE doc_id = ? AND ordinal BETWEEN ? AND ? ORDER BY ordinal",
+                (doc_id, ordinal - span, ordinal + span),
+            ).fetchall()
+        return [_chunk(r) for r in rows]
+
     def chunks_by_rowid(self, rowids: Sequence[int]) -> dict[int, Chunk]:
         """Chunks keyed by their row id (the id the derived indexes use)."""
         out: dict[int, Chunk] = {}

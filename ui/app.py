@@ -928,6 +928,7 @@ def ask(client: EkaClient, question: str, filters: dict[str, list[str]], generat
                 elif isinstance(event, DoneEvent):
                     turn = replace(
                         turn,
+                        sources=event.sources or turn.sources,
                         content=event.answer,
                         citations=event.citations,
                         refused=event.refused,

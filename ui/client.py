@@ -233,6 +233,8 @@ class DoneEvent:
     timings: dict[str, float] = field(default_factory=dict)
     unsupported: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    # The sources in the answer's numbering ([1] is the first cited); empty from an older API.
+    sources: tuple[Source, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +276,7 @@ def _event(data: Mapping[str, Any]) -> StreamEvent:
             timings=dict(data.get("timings") or {}),
             unsupported=tuple(data.get("unsupported") or ()),
             warnings=tuple(data.get("warnings") or ()),
+            sources=tuple(_pick(Source, s) for s in data.get("sources") or ()),
         )
     if kind == "error":
         return ErrorEvent(

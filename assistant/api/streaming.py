@@ -62,8 +62,8 @@ def ndjson(events: Iterator[Event]) -> Iterator[bytes]:
         elif isinstance(event, DeltaEvent):
             body = {"type": "delta", "text": event.text}
         elif isinstance(event, DoneEvent):
-            response = AnswerResponse.of(event.result).model_dump()
-            body = {"type": "done", **{k: v for k, v in response.items() if k != "sources"}}
+            # The sources again, in the answer's numbering (markers are renumbered 1..n in reading order).
+            body = {"type": "done", **AnswerResponse.of(event.result).model_dump()}
         else:
             body = event
         yield (json.dumps(body, ensure_ascii=False) + "\n").encode("utf-8")
@@ -104,16 +104,15 @@ def sse(events: Iterator[Event]) -> Iterator[bytes]:
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
     yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
-    hits: tuple[Hit, ...] = ()
     for event in safe_events(events):
         if isinstance(event, SourcesEvent):
-            hits = event.hits
-        elif isinstance(event, DeltaEvent):
+            continue
+        if isinstance(event, DeltaEvent):
             yield _chunk(completion_id, created, {"content": event.text})
         elif isinstance(event, DoneEvent):
             result = event.result
             footer = sources_footer(
-                hits, {c.marker for c in result.citations} if not result.refused else set()
+                result.hits, {c.marker for c in result.citations} if not result.refused else set()
             )
             if footer:
                 yield _chunk(completion_id, created, {"content": footer})

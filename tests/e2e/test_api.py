@@ -166,7 +166,10 @@ def test_answer_stream_sends_sources_then_deltas_then_done(api: Server) -> None:
     done, sources = events[-1], events[0]["sources"]
     assert done["provenance_id"].startswith("ans_")
     assert "".join(e["text"] for e in events[1:-1]).strip() == done["answer"]
-    assert_citations_are_grounded(done["answer"], done["citations"], sources)
+    # done repeats the sources in the answer's numbering: the same passages, [1] the first cited.
+    assert {s["chunk_id"] for s in done["sources"]} == {s["chunk_id"] for s in sources}
+    assert [c["marker"] for c in done["citations"]][:1] == [1]
+    assert_citations_are_grounded(done["answer"], done["citations"], done["sources"])
 
 
 def test_accept_header_asks_for_an_ndjson_stream(api: Server) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.generation.answer_type import expected, fits
+from assistant.generation.answer_type import expanded, expected, explains, fits
 
 
 @pytest.mark.parametrize(
@@ -15,7 +15,8 @@ from assistant.generation.answer_type import expected, fits
         ("What torque and thread-locker are specified for the front caliper carrier bolts?", "value"),
         ("How far from the front wheel centre must the calibration target be placed?", "value"),
         ("What does MSD stand for?", "definition"),
-        ("Why does the park brake tighten itself again after parking?", "other"),
+        ("Why does the park brake tighten itself again after parking?", "reason"),
+        ("How does the TCU authenticate the backend?", "other"),
     ],
 )
 def test_expected_kind_follows_the_wording(question: str, kind: str) -> None:
@@ -44,3 +45,27 @@ def test_definition_fit_needs_the_acronym_spelled_out() -> None:
         "What does MSD stand for?",
     )
     assert not fits("definition", "Remove the MSD before work.", "What does MSD stand for?")
+
+
+def test_reason_fit_needs_a_cause_or_a_purpose() -> None:
+    question = "Why does the park brake tighten itself again after parking?"
+    assert fits("reason", "A re-clamp is performed after 180 s to compensate for disc contraction.", question)
+    assert fits("reason", "The grease becomes too viscous at low temperature.", question)
+    assert not fits("reason", "The EPB applies a clamp force of 16 kN per rear wheel.", question)
+
+
+def test_a_cause_section_explains_whatever_its_sentences_say() -> None:
+    assert explains("Service bulletin > 3. Cause")
+    assert explains("7 Rationale")
+    assert not explains("Causes and reasons > 4. Repair")  # only the innermost heading counts
+    assert not explains(None)
+
+
+def test_an_acronym_covers_the_question_words_it_abbreviates() -> None:
+    question = "What is the part number of the integrated brake module on the AU-E7?"
+    assert expanded("The IBM (part number NMG-4E0-614-517-B) shall build 100 bar.", question) == {
+        "integr",
+        "brake",
+        "modul",
+    }
+    assert expanded("The SBU provides redundant pressure.", question) == set()

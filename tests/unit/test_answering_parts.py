@@ -27,6 +27,13 @@ def test_marker_filter_passes_plain_brackets_through() -> None:
     assert _stream(MarkerFilter(1), pieces) == "Range [mm] is 0 to 5 [1]."
 
 
+def test_marker_filter_renumbers_sources_in_reading_order() -> None:
+    filter_ = MarkerFilter(6)
+    text = _stream(filter_, ["Torque is 230 N·m [", "4]. Use TL-A [2][4]. Bolts [9]. Nuts [6, 2]."])
+    assert text == "Torque is 230 N·m [1]. Use TL-A [2][1]. Bolts. Nuts [3, 2]."
+    assert filter_.order == {4: 1, 2: 2, 6: 3}
+
+
 def test_a_standalone_question_is_not_rewritten() -> None:
     history = [Message("user", "What is the pad wear limit on the AU-E7?")]
     question = "Which DTC is stored when the brake pad wear sensor circuit is open?"

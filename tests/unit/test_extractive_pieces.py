@@ -1,4 +1,5 @@
-from assistant.generation.extractive import pieces_of
+from assistant.citations import content_words
+from assistant.generation.extractive import pieces_of, quotable
 
 CHUNK = (
     "3 Brakes\n"
@@ -27,3 +28,30 @@ def test_prose_around_a_table_is_still_split_into_sentences() -> None:
 def test_the_header_of_a_two_column_table_is_a_piece_of_its_own() -> None:
     pieces = pieces_of("| Document ID | NMG-KST-TT-0056 |\n| Revision | D, 2024-01-19 |")
     assert pieces == [("Document ID: NMG-KST-TT-0056", True), ("Revision: D, 2024-01-19", True)]
+
+
+def test_a_list_item_carries_the_sentence_that_opens_its_list() -> None:
+    chunk = (
+        "## When calibration is required\n"
+        "A static calibration is mandatory after any of the following:\n"
+        "- windscreen replacement or removal of the camera bracket;\n"
+        "- replacement of the camera FMC-3;\n"
+        "A dynamic calibration alone is only allowed after a software update."
+    )
+    pieces = [piece for piece, _ in pieces_of(chunk)]
+    assert pieces[2:] == [
+        "A static calibration is mandatory after any of the following: windscreen replacement or removal of "
+        "the camera bracket;",
+        "A static calibration is mandatory after any of the following: replacement of the camera FMC-3;",
+        "A dynamic calibration alone is only allowed after a software update.",
+    ]
+
+
+def test_titles_lead_ins_and_unfinished_lines_are_not_quoted() -> None:
+    heads = frozenset(content_words("Brake System Design Specification | Aurelis AU-E7"))
+    title = "Aurelis AU-E7 premium electric sedan - service and park brake system"
+    assert not quotable(title, first=True)  # no closing punctuation: a title or heading line
+    assert not quotable("Brake system design specification, Aurelis AU-E7.", first=True, heads=heads)
+    assert not quotable("A static calibration is mandatory after any of the following:", first=False)
+    assert quotable("The EPB applies a clamp force of 16 kN per rear wheel.", first=False, heads=heads)
+    assert quotable("Program: AU-E7 (Aurelis), model year 2025", first=False, row=True)
