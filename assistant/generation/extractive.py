@@ -57,8 +57,12 @@ def pieces_of(text: str) -> list[tuple[str, bool]]:
 
     A table row is one piece, read as ``header: value`` pairs (`assistant.tables.render_row`), never split
     at a full stop inside a cell and never quoted with its pipes. A header row is a piece of its own only in a
-    two-column table, where it is usually data (``Document ID | NMG-...``).
+    two-column table, where it is usually data (``Document ID | NMG-...``). A chunk that looks like
+    instructions to an AI has none: a marker line (``<|im_start|>system``) can flag a passage whose sentences
+    look harmless one by one.
     """
+    if looks_like_instruction(text):
+        return []
     lines = unwrap_lines(text).split("\n")
     runs = {run.start: run for run in table_runs(lines)}
     pieces: list[tuple[str, bool]] = []
