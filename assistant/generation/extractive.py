@@ -69,8 +69,12 @@ def pieces_of(text: str) -> list[tuple[str, bool]]:
     at a full stop inside a cell and never quoted with its pipes. A header row is a piece of its own only in a
     two-column table, where it is usually data (``Document ID | NMG-...``). A list item carries the sentence
     that introduces its list ("A static calibration is mandatory after any of the following: windscreen
-    replacement or removal of the camera bracket"), so it is never quoted as a fragment.
+    replacement or removal of the camera bracket"), so it is never quoted as a fragment. A chunk that looks
+    like instructions to an AI has none: a marker line (``<|im_start|>system``) can flag a passage whose
+    sentences look harmless one by one.
     """
+    if looks_like_instruction(text):
+        return []
     lines = unwrap_lines(text).split("\n")
     runs = {run.start: run for run in table_runs(lines)}
     pieces: list[tuple[str, bool]] = []
