@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.answering import AnswerRequest, AnswerService, citation_record, hit_record
+from assistant.postcheck import review
 from assistant.types import Principal
 
 
@@ -84,7 +85,10 @@ def replay(service: AnswerService, record: dict[str, Any]) -> ReplayReport:
 
     refusal = service.refusal(scoped, service.scorer.evidence(query, scoped.hits), query)
     text = "".join(service.compose(record["question"], hits, refusal))
-    _, checked = service.finish(text, hits, refusal is not None)
+    refused, checked = service.finish(text, hits, refusal is not None)
+    checked = review(
+        query, refused, checked, hits, service.settings.support_threshold, service.generator.name
+    ).checked
     answer, citations = checked.text, [citation_record(c) for c in checked.citations]
     return ReplayReport(
         provenance_id=record["provenance_id"],
