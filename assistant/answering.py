@@ -29,6 +29,7 @@ from assistant.filters import Filters
 from assistant.generation.base import Generator, Message
 from assistant.generation.extractive import REFUSAL_TEXT
 from assistant.injection import looks_like_instruction
+from assistant.postcheck import review
 from assistant.prompts import Template, answer_prompt, load_template
 from assistant.refusal import EvidenceScorer
 from assistant.retrieval import Retriever
@@ -429,6 +430,9 @@ class AnswerService:
         timings["generate_ms"] = _ms(t)
         hits = markers.reorder(hits)  # the sources in the answer's numbering: [1] is the first cited
         refused, checked = self.finish("".join(pieces), hits, refused_early)
+        # An LLM's own sentences: values and entities its sources do not bear out are dropped (postcheck.py).
+        reviewed = review(query, refused, checked, hits, self.settings.support_threshold, self.generator.name)
+        refused, checked = reviewed.refused, reviewed.checked
         timings["total_ms"] = _ms(started)
         record = {
             **base,
@@ -439,6 +443,7 @@ class AnswerService:
             "unsupported": list(checked.unsupported),
             "support_rate": checked.support_rate,
             "removed_markers": list(checked.removed_markers),
+            "postcheck": reviewed.record(),
             "timings": timings,
             "error": None,
         }

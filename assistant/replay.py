@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.answering import AnswerRequest, AnswerService, MarkerFilter, citation_record, hit_record
+from assistant.postcheck import review
 from assistant.types import Principal
 
 
@@ -85,7 +86,10 @@ def replay(service: AnswerService, record: dict[str, Any]) -> ReplayReport:
     }
     changed = {k: (then[k], now[k]) for k in now if then[k] != now[k]}
 
-    _, checked = service.finish(text, hits, refusal is not None)
+    refused, checked = service.finish(text, hits, refusal is not None)
+    checked = review(
+        query, refused, checked, hits, service.settings.support_threshold, service.generator.name
+    ).checked
     answer, citations = checked.text, [citation_record(c) for c in checked.citations]
     return ReplayReport(
         provenance_id=record["provenance_id"],

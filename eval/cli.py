@@ -125,6 +125,9 @@ def answers(
     ] = None,
     out: OutOpt = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Ask only the first N questions.")] = None,
+    ids: Annotated[
+        str | None, typer.Option(help="Ask only these question ids (comma-separated, e.g. s-014,s-022).")
+    ] = None,
     verify_only: Annotated[
         bool, typer.Option("--verify-only", help="Only check that every key fact occurs in its source.")
     ] = False,
@@ -163,6 +166,7 @@ def answers(
             target,
             limit,
             lambda message: console.print(message, markup=False),
+            [i.strip() for i in ids.split(",") if i.strip()] if ids else None,
         )
     except (ValueError, FileNotFoundError, KeyError) as err:
         _fail(err)

@@ -190,8 +190,11 @@ def evaluate_answers(
     out: Path,
     limit: int | None = None,
     progress: Callable[[str], None] = print,
+    ids: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Verify the key facts, answer every question with each generator, and score the answers.
+
+    ``ids`` asks only those questions (a subset for slow generators), ``limit`` only the first N.
 
     ``side_file`` defaults to the project's ``eval/data/<stem>.keyfacts.jsonl`` when there is one. The
     provenance of every answer goes to ``out/audit.sqlite3``.
@@ -214,6 +217,7 @@ def evaluate_answers(
         "git_commit": git_commit(),
         "started": datetime.now().isoformat(timespec="seconds"),
         "limit": limit,
+        "ids": list(ids) if ids else None,
         "generators": {},
     }
     t = time.perf_counter()
@@ -223,7 +227,11 @@ def evaluate_answers(
         problems = verify(dev.system.assistant.store, dev.items, annotations)
         if problems:
             raise ValueError("key facts disagree with the sources:\n  " + "\n  ".join(problems))
-        items = dev.items[:limit] if limit else dev.items
+        items = [i for i in dev.items if not ids or i.qid in ids]
+        unknown_ids = sorted(set(ids or ()) - {i.qid for i in dev.items})
+        if unknown_ids:
+            raise ValueError(f"no question(s) {', '.join(unknown_ids)} in {questions}")
+        items = items[:limit] if limit else items
         out.mkdir(parents=True, exist_ok=True)
         audit = AuditLog(out / "audit.sqlite3")
         try:

@@ -32,7 +32,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"commit `{report['git_commit'][:10]}` · corpus sha256 `{report['corpus_sha256'][:12]}` · key facts "
         f"`{report['keyfacts']}` · {report['started']}"
-        + (f" · first {report['limit']}" if report["limit"] else ""),
+        + (f" · first {report['limit']}" if report["limit"] else "")
+        + (f" · questions {', '.join(report['ids'])}" if report.get("ids") else ""),
         "",
         "| generator | correct | partial | wrong | false refusals | unanswerable refused | wrong entity "
         "| errors | latency p50 / p95 ms |",
