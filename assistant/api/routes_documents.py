@@ -27,7 +27,7 @@ from assistant.api.schemas import (
 )
 from assistant.api.unicode import is_valid_text
 from assistant.errors import AccessDenied, NotFound
-from assistant.filters import can_read
+from assistant.filters import MAX_VALUE_CHARS, can_read
 from assistant.pages import page_text
 from assistant.render import original_file, render_pdf_page
 from assistant.types import Document
@@ -40,7 +40,8 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
 MAX_NAME_CHARS = 200
 MAX_META_KEYS = 50
 MAX_META_KEY_CHARS = 100
-MAX_META_VALUE_CHARS = 1000
+MAX_META_VALUE_CHARS = MAX_VALUE_CHARS  # every value is a facet, and a facet must be usable as a filter
+MAX_TITLE_CHARS = 1000
 
 
 def readable(svc: Services, doc_id: str, groups: frozenset[str]) -> Document:
@@ -143,10 +144,10 @@ def _metadata(raw: str | None) -> dict[str, str]:
     for key, text in meta.items():
         if not key.strip() or len(key) > MAX_META_KEY_CHARS:
             raise HTTPException(422, f"metadata keys must be 1 to {MAX_META_KEY_CHARS} characters")
-        if len(text) > MAX_META_VALUE_CHARS:
+        most = MAX_TITLE_CHARS if key == "title" else MAX_META_VALUE_CHARS
+        if len(text) > most:
             raise HTTPException(
-                422,
-                f"metadata value of {key[:40]!r} is {len(text)} characters; at most {MAX_META_VALUE_CHARS}",
+                422, f"metadata value of {key[:40]!r} is {len(text)} characters; at most {most}"
             )
         if not (is_valid_text(key) and is_valid_text(text)):
             raise HTTPException(422, "metadata holds a lone UTF-16 surrogate, which is not valid Unicode")

@@ -166,6 +166,29 @@ def test_an_upload_name_over_the_limit_is_422(api: Server) -> None:
     assert "at most 200" in response.json()["detail"]
 
 
+def test_upload_form_fields_in_odd_encodings_get_a_4xx(api: Server) -> None:
+    boundary = "bOuNdArY"
+    part = f'--{boundary}\r\nContent-Disposition: form-data; name="{{}}"{{}}\r\n\r\n'
+    body = (
+        part.format("groups", "").encode()
+        + b"\xff\xfe\xed\xa0\x80\r\n"  # not UTF-8
+        + part.format("metadata", "").encode()
+        + b'{"brand": "\xed\xa0\x80"}\r\n'
+        + part.format("files", '; filename="odd-\xff\xed.md"').encode("latin-1")
+        + NOTE
+        + b"\r\n"
+        + f"--{boundary}--\r\n".encode()
+    )
+    with api.client("ingester") as client:
+        response = client.post(
+            "/v1/documents",
+            content=body,
+            headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+        )
+    assert 400 <= response.status_code < 500, response.text
+    assert set(response.json()) == {"error", "detail"}
+
+
 def test_an_upload_name_at_the_limit_is_ingested(api: Server) -> None:
     name = "n" * 197 + ".md"  # with ".meta.yaml" the sidecar name it looks for is 210 bytes
     with api.client("ingester") as client:
@@ -214,7 +237,8 @@ def test_a_glob_at_the_limits_still_filters(api: Server) -> None:
     ("metadata", "message"),
     [
         (json.dumps({f"k{i}": "v" for i in range(51)}), "51 keys; at most 50"),
-        (json.dumps({"brand": "x" * 1001}), "at most 1000"),
+        (json.dumps({"brand": "x" * 201}), "at most 200"),
+        (json.dumps({"title": "x" * 1001}), "at most 1000"),
         (json.dumps({"k" * 101: "x"}), "1 to 100 characters"),
         (json.dumps({"brand": SURROGATE}), "surrogate"),
     ],
