@@ -28,6 +28,18 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(100.0, gt=0, description="Files larger than this are rejected.")
     parse_timeout_s: float = Field(120.0, gt=0, description="Per-file parsing time limit.")
     parse_workers: int = Field(1, ge=1, le=32, description="Parser processes running beside embedding.")
+    parse_memory_mb: int = Field(
+        2048,
+        ge=0,
+        description="Address-space limit (RLIMIT_AS) of each parser process, in MB; a file that needs more "
+        "fails with a reason (0 = no limit).",
+    )
+    max_unzipped_mb: float = Field(
+        100.0,
+        gt=0,
+        description="A DOCX (a ZIP) whose parts add up to more than this when decompressed is rejected "
+        "before it is parsed.",
+    )
     ingest_batch_chunks: int = Field(
         256, ge=1, le=100_000, description="Chunks of several files embedded together before they are stored."
     )

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import lru_cache
 
 from assistant.types import Hit
 
@@ -61,7 +61,7 @@ def key(identifier: str) -> str:
     return "".join(_PARTS.findall(identifier)).casefold()
 
 
-@cache
+@lru_cache(maxsize=1024)  # identifiers come from questions (caller input): a bounded cache
 def _pattern(identifier: str) -> re.Pattern[str]:
     parts = _PARTS.findall(identifier)
     body = r"[\s._/-]?".join(re.escape(p) for p in parts)

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 
 from assistant.embedding import Embedder
-from assistant.filters import Filters, can_read, matches
+from assistant.filters import Filters, can_read, check_filters, matches
 from assistant.index.derived import DerivedIndexes, Snapshot
+from assistant.lru import SizedLRU
 from assistant.passages import passage_text
 from assistant.rerank import LateInteractionReranker, Reranker
 from assistant.store import Store
@@ -80,6 +80,18 @@ class RetrievalParams:
     max_per_page: int = 0  # diversify: later chunks of an already-listed page or section go after the rest
 
 
+ALLOWED_CACHE_BYTES = 64 * 1024 * 1024
+
+
+def _allowed_size(key: tuple[object, ...], rows: np.ndarray | None) -> int:
+    """Bytes of one allowed-rows entry: the row ids plus the group and filter strings of its key."""
+    _generation, groups, filters = key
+    text = sum(len(g) for g in groups) if isinstance(groups, frozenset) else 0
+    if isinstance(filters, tuple):
+        text += sum(len(k) + sum(len(v) for v in values) for k, values in filters)
+    return 256 + text + (rows.nbytes if rows is not None else 0)
+
+
 def _minmax(values: np.ndarray) -> np.ndarray:
     span = float(values.max() - values.min()) if len(values) else 0.0
     return (values - values.min()) / span if span > 0 else np.ones_like(values)
@@ -123,7 +135,10 @@ class Retriever:
         self.reranker = reranker
         self._catalog: Catalog | None = None
         self._cache_lock = threading.Lock()  # the API searches from several threads
-        self._allowed: OrderedDict[tuple[object, ...], np.ndarray | None] = OrderedDict()
+        # Keyed by caller input (groups, filters): bounded by entries and by bytes (keys and row arrays).
+        self._allowed = SizedLRU[tuple[object, ...], np.ndarray | None](
+            256, ALLOWED_CACHE_BYTES, _allowed_size
+        )
 
     def model_ids(self) -> list[str]:
         """Models besides the embedder that shape the ranking (rerankers)."""
@@ -137,7 +152,12 @@ class Retriever:
         mode: SearchMode = "hybrid",
         filters: Filters | None = None,
     ) -> list[Hit]:
-        """The ``k`` best chunks for ``query`` among the documents ``principal`` may read."""
+        """The ``k`` best chunks for ``query`` among the documents ``principal`` may read.
+
+        Raises:
+            FilterError: ``filters`` are over a limit (assistant.filters.check_filters).
+        """
+        check_filters(filters or {})
         query = query.strip()
         if not query or k <= 0:
             return []
@@ -342,8 +362,7 @@ class Retriever:
         """Sorted row ids the caller may see under ``filters``; ``None`` when that is every row."""
         key = (catalog.generation, groups, tuple(sorted(filters.items())))
         if key in self._allowed:
-            self._allowed.move_to_end(key)
-            return self._allowed[key]
+            return self._allowed.get(key)
         readable = np.asarray(
             [
                 can_read(catalog.documents[d], groups) and matches(catalog.documents[d], filters)
@@ -356,7 +375,5 @@ class Retriever:
         else:
             mask = readable[catalog.row_doc] if len(catalog.row_doc) else np.zeros(0, dtype=bool)
             allowed = catalog.rowids[mask]
-        self._allowed[key] = allowed
-        if len(self._allowed) > 256:
-            self._allowed.popitem(last=False)
+        self._allowed.put(key, allowed)
         return allowed

@@ -99,8 +99,13 @@ _stemmer = Stemmer.Stemmer("english")
 
 
 @lru_cache(maxsize=200_000)
-def _stem(word: str) -> str:
+def _cached_stem(word: str) -> str:
     return str(_stemmer.stemWord(word))
+
+
+def _stem(word: str) -> str:
+    # Queries are caller input: only words of ordinary length are cached, so the cache stays a few MB.
+    return _cached_stem(word) if len(word) <= 32 else str(_stemmer.stemWord(word))
 
 
 def _word(part: str) -> str | None:

@@ -12,6 +12,7 @@ import yaml
 
 SIDECAR_SUFFIXES = (".meta.yaml", ".meta.yml", ".meta.json")
 IGNORE_FILE = ".ekaignore"
+MAX_NAME_BYTES = 255  # the longest file name Linux file systems (ext4, xfs, btrfs, tmpfs) allow
 
 
 class SidecarError(ValueError):
@@ -78,6 +79,8 @@ def read_sidecar(path: Path) -> dict[str, Any]:
     options = [path.with_name(path.name + s) for s in SIDECAR_SUFFIXES]
     options += [path.with_name(path.stem + s) for s in SIDECAR_SUFFIXES]
     for option in options:
+        if len(option.name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+            continue  # a name the file system cannot hold: no such sidecar (stat would raise "too long")
         if not option.is_file():
             continue
         try:

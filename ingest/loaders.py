@@ -62,22 +62,59 @@ def supported(path: Path) -> bool:
     return path.suffix.lower() in MIME_BY_SUFFIX
 
 
-def load(path: Path) -> Parsed:
+# Formats that are ZIP packages: their decompressed size is checked before they are parsed.
+ZIP_SUFFIXES = frozenset({".docx"})
+DEFAULT_MAX_UNZIPPED = 100 * 1024 * 1024
+
+
+def load(path: Path, max_unzipped: int = DEFAULT_MAX_UNZIPPED) -> Parsed:
     """Load any supported file.
 
+    Args:
+        path: the file.
+        max_unzipped: the most bytes a ZIP-based file (DOCX) may decompress to.
+
     Raises:
-        LoadError: unsupported type, unreadable, encrypted, corrupt, binary or empty.
+        LoadError: unsupported type, unreadable, encrypted, corrupt, binary, empty, or a ZIP that inflates to
+            more than ``max_unzipped`` bytes.
     """
     suffix = path.suffix.lower()
     loader = _LOADERS.get(suffix)
     if loader is None:
         raise LoadError(f"unsupported file type {suffix or '(none)'}")
+    if suffix in ZIP_SUFFIXES:
+        check_unzipped_size(path, max_unzipped)
     parsed = loader(path)
     if not any(b.text.strip() for b in parsed.blocks):
         raise LoadError(
             "no extractable text" + (" (a scanned PDF? OCR is not supported)" if suffix == ".pdf" else "")
         )
     return parsed
+
+
+def check_unzipped_size(path: Path, limit: int) -> None:
+    """Refuse a ZIP whose members add up to more than ``limit`` bytes, before anything is decompressed.
+
+    The sizes come from the central directory. A member that claims less than it holds cannot get past this:
+    ``zipfile`` stops reading at the claimed size and the CRC check then fails (a corrupt file).
+
+    Raises:
+        LoadError: not a ZIP, or over the limit.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        kind = path.suffix.lstrip(".").upper()
+        raise LoadError(f"corrupt {kind} ({type(err).__name__}: {_short(err)})") from err
+    total = sum(m.file_size for m in members)
+    if total > limit:
+        raise LoadError(
+            f"decompresses to {total / 1048576:.0f} MB, over the {limit / 1048576:g} MB limit "
+            "(EKA_MAX_UNZIPPED_MB)"
+        )
 
 
 # -- text decoding -------------------------------------------------------------------------------------------
@@ -246,15 +283,23 @@ def load_docx(path: Path) -> Parsed:
     """DOCX via python-docx: heading styles (or numbered heading paragraphs), paragraphs and table rows."""
     import zipfile
 
-    import docx
     from docx.opc.exceptions import PackageNotFoundError
+    from lxml import etree
+
+    try:
+        return _read_docx(path)
+    except etree.LxmlError as err:  # cut-off XML, entity bombs, text nodes over libxml2's limits
+        raise LoadError(f"corrupt DOCX (XML: {_short(err)})") from err
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as err:
+        raise LoadError(f"corrupt DOCX ({type(err).__name__}: {_short(err)})") from err
+
+
+def _read_docx(path: Path) -> Parsed:
+    import docx
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
-    try:
-        document = docx.Document(str(path))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as err:
-        raise LoadError(f"corrupt DOCX ({type(err).__name__}: {_short(err)})") from err
+    document = docx.Document(str(path))
     tracker = HeadingTracker()
     blocks: list[Block] = []
     tables = 0

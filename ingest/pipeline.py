@@ -389,10 +389,11 @@ class Ingestor:
                 settings.chunk_tokens,
                 settings.chunk_overlap_tokens,
                 settings.parse_timeout_s,
+                int(settings.max_unzipped_mb * 1024 * 1024),
             )
             for p in plans
         ]
-        with ParserPool(settings.parse_workers) as pool:
+        with ParserPool(settings.parse_workers, memory_mb=settings.parse_memory_mb) as pool:
             for plan, result in zip(plans, pool.run(jobs), strict=True):
                 report.parse_s += result.seconds
                 if result.error is not None:

@@ -1,14 +1,17 @@
-"""Parsing and chunking in worker processes, with a per-file time limit.
+"""Parsing and chunking in worker processes, with a per-file time limit and a memory limit per process.
 
-A parser that hangs or crashes on one bad file must not take the run down with it. Each file is parsed in a
-separate process under an alarm; a worker that stops answering is killed and replaced, and the file gets a
-clear reason in the report.
+A parser that hangs, crashes or runs out of memory on one bad file must not take the run down with it. Each
+file is parsed in a separate process under an alarm and an address-space limit; a worker that stops answering
+is killed and replaced, and the file gets a clear reason in the report. Whatever a parser raises is turned
+into a plain message inside the worker: exceptions that cannot be pickled (lxml's carry their error log) must
+never cross the process boundary.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import resource
 import signal
 import time
 from collections.abc import Iterator
@@ -35,6 +38,7 @@ class ParseJob:
     max_tokens: int
     overlap_tokens: int
     timeout_s: float
+    max_unzipped: int = 100 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,29 @@ def _import_parsers() -> None:
     import pypdfium2.raw  # noqa: F401
 
 
+def describe(err: BaseException, limit: int = 160) -> str:
+    """An exception as one short line of plain text (even when its ``__str__`` itself fails)."""
+    try:
+        text = " ".join(str(err).split())
+    except Exception:  # a broken __str__ must not hide the original failure
+        text = ""
+    return text[:limit] or type(err).__name__
+
+
+def limit_memory(megabytes: int) -> None:
+    """Cap this process's address space (RLIMIT_AS), so a hostile file fails with MemoryError, not the host.
+
+    Runs once in every worker process as the pool's initializer; 0 means no limit.
+    """
+    if megabytes <= 0:
+        return
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    wanted = megabytes * 1024 * 1024
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
+
+
 def parse_file(job: ParseJob) -> ParseResult:
     """Load and chunk one file (runs inside a worker process)."""
     logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -82,7 +109,7 @@ def parse_file(job: ParseJob) -> ParseResult:
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, job.timeout_s)
     try:
-        parsed = load(job.path)
+        parsed = load(job.path, job.max_unzipped)
         drafts = chunk_blocks(parsed.blocks, counter, job.max_tokens, job.overlap_tokens)
     except _ParseTimeout:
         return ParseResult(
@@ -91,21 +118,17 @@ def parse_file(job: ParseJob) -> ParseResult:
             seconds=time.perf_counter() - started,
         )
     except LoadError as err:
-        return ParseResult(job.path, error=str(err), seconds=time.perf_counter() - started)
-    except (
-        OSError,
-        MemoryError,
-        RecursionError,
-        ValueError,
-        KeyError,
-        TypeError,
-        AttributeError,
-        IndexError,
-        UnicodeError,
-    ) as err:
+        return ParseResult(job.path, error=describe(err), seconds=time.perf_counter() - started)
+    except MemoryError:
         return ParseResult(
             job.path,
-            error=f"unreadable ({type(err).__name__}: {' '.join(str(err).split())[:160]})",
+            error="parsing needed more memory than the parser process may use (EKA_PARSE_MEMORY_MB)",
+            seconds=time.perf_counter() - started,
+        )
+    except Exception as err:  # any parser bug is this file's failure, as a picklable message
+        return ParseResult(
+            job.path,
+            error=f"unreadable ({type(err).__name__}: {describe(err)})",
             seconds=time.perf_counter() - started,
         )
     finally:
@@ -124,15 +147,21 @@ def parse_file(job: ParseJob) -> ParseResult:
 class ParserPool:
     """Parses files in worker processes, yielding results in submission order with bounded read-ahead."""
 
-    def __init__(self, workers: int = 1, read_ahead: int = 4) -> None:
+    def __init__(self, workers: int = 1, read_ahead: int = 4, memory_mb: int = 0) -> None:
         self.workers = workers
         self.read_ahead = max(read_ahead, workers)
+        self.memory_mb = memory_mb
         self._pool: ProcessPoolExecutor | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             # spawn, not fork: the parent may hold torch threads and an open SQLite connection.
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=limit_memory,
+                initargs=(self.memory_mb,),
+            )
         return self._pool
 
     def _reset(self) -> None:
@@ -174,7 +203,11 @@ class ParserPool:
                 self._reset()
             except BrokenProcessPool:
                 log.warning("parser process died on %s; restarting it", job.path)
-                yield ParseResult(job.path, error="the parser crashed on this file")
+                limit = f" or went over its {self.memory_mb} MB memory limit" if self.memory_mb else ""
+                yield ParseResult(job.path, error=f"the parser process crashed{limit} on this file")
                 queue = [j for j, _ in pending] + queue
                 pending = []
                 self._reset()
+            except Exception as err:  # e.g. a result that could not be sent back: this file's failure
+                log.warning("parsing %s failed outside the parser: %s", job.path, describe(err))
+                yield ParseResult(job.path, error=f"unreadable ({type(err).__name__}: {describe(err)})")

@@ -180,3 +180,60 @@ def table_pdf(
     path.parent.mkdir(parents=True, exist_ok=True)
     SimpleDocTemplate(str(path), pagesize=A4, invariant=1, title="Torque table").build(story)
     return path
+
+
+# -- hostile DOCX files: built here from a valid one with zipfile, never committed as binaries --------------
+
+
+def _rewrite_docx(path: Path, document_xml: bytes, extra: dict[str, bytes] | None = None) -> Path:
+    """A copy of ``make_docx``'s file with ``word/document.xml`` (and any ``extra`` parts) replaced."""
+    import zipfile
+
+    source = io.BytesIO()
+    make_docx(path)
+    source.write(path.read_bytes())
+    out = io.BytesIO()
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = document_xml if item.filename == "word/document.xml" else zin.read(item.filename)
+            zout.writestr(item.filename, data)
+        for name, data in (extra or {}).items():
+            zout.writestr(name, data)
+    path.write_bytes(out.getvalue())
+    return path
+
+
+_W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+
+
+def _body(paragraphs: str) -> bytes:
+    head = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    return f"{head}<w:document {_W}><w:body>{paragraphs}</w:body></w:document>".encode()
+
+
+def cut_off_docx(path: Path) -> Path:
+    """A DOCX whose ``word/document.xml`` stops in the middle of an element."""
+    body = _body("<w:p><w:r><w:t>Coolant pump duty is 40 %.</w:t></w:r></w:p>" * 50)
+    return _rewrite_docx(path, body[: len(body) // 2])
+
+
+def billion_laughs_docx(path: Path) -> Path:
+    """A DOCX whose ``word/document.xml`` nests entity definitions (the billion-laughs attack)."""
+    levels = ['<!ENTITY lol0 "lol">'] + [f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)]
+    xml = (
+        '<?xml version="1.0"?>\n<!DOCTYPE w:document [' + "".join(levels) + "]>\n"
+        f"<w:document {_W}><w:body><w:p><w:r><w:t>&lol9;</w:t></w:r></w:p></w:body></w:document>"
+    )
+    return _rewrite_docx(path, xml.encode())
+
+
+def huge_text_node_docx(path: Path, megabytes: int = 20) -> Path:
+    """A DOCX with one text node of ``megabytes`` MB (libxml2 refuses nodes over 10 MB by default)."""
+    text = "torque " * (megabytes * 1024 * 1024 // 7)
+    return _rewrite_docx(path, _body(f"<w:p><w:r><w:t>{text}</w:t></w:r></w:p>"))
+
+
+def zip_bomb_docx(path: Path, megabytes: int = 200) -> Path:
+    """A small DOCX that inflates to about ``megabytes`` MB of paragraphs (deflate compresses them ~300:1)."""
+    paragraph = "<w:p><w:r><w:t>Coolant pump duty is 40 %.</w:t></w:r></w:p>"
+    return _rewrite_docx(path, _body(paragraph * (megabytes * 1024 * 1024 // len(paragraph))))

@@ -16,12 +16,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assistant.answering import AnswerService
 from assistant.api import routes_answers, routes_chat, routes_documents
 from assistant.api.deps import RateLimiter, Services, ServicesDep, Uploader
 from assistant.api.docs import add_offline_docs
+from assistant.api.unicode import ValidUnicode, replay
 from assistant.app import Assistant, build_assistant
 from assistant.audit import AuditLog
 from assistant.config import Settings
@@ -65,6 +66,8 @@ def default_generators(settings: Settings, assistant: Assistant) -> dict[str, Ge
 
 
 def _error(status: int, error: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    # A detail may quote client input; one that cannot be encoded must not turn the answer into a 500.
+    detail = detail.encode("utf-8", "replace").decode("utf-8")
     return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
 
@@ -161,21 +164,7 @@ class BodyLimit:
                 return
             if not message.get("more_body", False):
                 break
-        await self.app(scope, _replay(b"".join(chunks), receive), send)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that gives the already-read body once, then waits on the real one (for disconnects)."""
-    sent = False
-
-    async def replayed() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replayed
+        await self.app(scope, replay(b"".join(chunks), receive), send)
 
 
 def build_services(
@@ -250,6 +239,7 @@ def create_app(
         redoc_url=None,
     )
     add_offline_docs(app)
+    app.add_middleware(ValidUnicode)  # added first, so it runs inside the body limit
     app.add_middleware(BodyLimit, limit=int(settings.api_max_body_mb * 1024 * 1024))
     app.add_exception_handler(EkaError, _eka_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -261,13 +251,14 @@ def create_app(
         return {"status": "ok"}
 
     @app.get(
-        "/readyz", summary="The model and indexes are loaded", responses={503: {"description": "Not yet"}}
+        "/readyz",
+        summary="The model and indexes are loaded (status only; counts are at /v1/stats, with a key)",
+        responses={503: {"description": "Not yet"}},
     )
     def readyz(svc: ServicesDep) -> Any:
         if not svc.ready:
             return _error(503, "not_ready", "still loading the model and indexes")
-        counts = svc.assistant.store.counts()
-        return {"status": "ready", "generation": svc.assistant.store.generation(), **counts}
+        return {"status": "ready"}
 
     app.include_router(routes_answers.router, tags=["answers"])
     app.include_router(routes_chat.router, tags=["openai"])

@@ -22,11 +22,12 @@ from assistant.api.schemas import (
     ProvenanceOut,
     SearchRequest,
     SearchResponse,
+    StatsOut,
 )
 from assistant.api.streaming import collect, ndjson
 from assistant.audit import redact
 from assistant.errors import GeneratorUnavailable, NotFound
-from assistant.filters import Filters
+from assistant.filters import Filters, can_read
 from assistant.generation.base import Message
 
 router = APIRouter(prefix="/v1")
@@ -63,6 +64,14 @@ def answerer(svc: ServicesDep, name: str | None) -> AnswerService:
 def me(caller: CallerDep) -> Me:
     key = caller.key
     return Me(user=key.user, groups=sorted(caller.principal.groups), roles=list(key.roles), key_id=key.key_id)
+
+
+@router.get("/stats", response_model=StatsOut, summary="How many documents and passages the caller may read")
+def stats(svc: ServicesDep, caller: CallerDep) -> StatsOut:
+    groups = caller.principal.groups
+    counts = svc.assistant.store.chunk_counts()
+    readable = [s.document.doc_id for s in svc.assistant.store.documents() if can_read(s.document, groups)]
+    return StatsOut(documents=len(readable), chunks=sum(counts.get(d, 0) for d in readable))
 
 
 @router.get("/generators", response_model=GeneratorsOut, summary="Answer generators this server offers")

@@ -13,18 +13,21 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Response, UploadFile
+from fastapi.responses import JSONResponse
 
 from assistant.api.deps import CallerDep, Services, ServicesDep
 from assistant.api.schemas import (
     DeleteResponse,
     DocumentList,
     DocumentOut,
+    ErrorOut,
     PageOut,
     UploadFileResult,
     UploadResponse,
 )
+from assistant.api.unicode import is_valid_text
 from assistant.errors import AccessDenied, NotFound
-from assistant.filters import can_read
+from assistant.filters import MAX_VALUE_CHARS, can_read
 from assistant.pages import page_text
 from assistant.render import original_file, render_pdf_page
 from assistant.types import Document
@@ -33,6 +36,12 @@ router = APIRouter(prefix="/v1/documents")
 
 UPLOAD_TYPES = {".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt", ".text"}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+# Upload limits. A name leaves room for "NAME.meta.yaml" and the file system's 255-byte limit on names.
+MAX_NAME_CHARS = 200
+MAX_META_KEYS = 50
+MAX_META_KEY_CHARS = 100
+MAX_META_VALUE_CHARS = MAX_VALUE_CHARS  # every value is a facet, and a facet must be usable as a filter
+MAX_TITLE_CHARS = 1000
 
 
 def readable(svc: Services, doc_id: str, groups: frozenset[str]) -> Document:
@@ -129,7 +138,20 @@ def _metadata(raw: str | None) -> dict[str, str]:
         isinstance(k, str) and isinstance(v, str | int | float) for k, v in value.items()
     ):
         raise HTTPException(422, 'metadata must be a JSON object of strings, e.g. {"brand": "Aurelis"}')
-    return {k: str(v) for k, v in value.items()}
+    meta = {k: str(v) for k, v in value.items()}
+    if len(meta) > MAX_META_KEYS:
+        raise HTTPException(422, f"metadata has {len(meta)} keys; at most {MAX_META_KEYS}")
+    for key, text in meta.items():
+        if not key.strip() or len(key) > MAX_META_KEY_CHARS:
+            raise HTTPException(422, f"metadata keys must be 1 to {MAX_META_KEY_CHARS} characters")
+        most = MAX_TITLE_CHARS if key == "title" else MAX_META_VALUE_CHARS
+        if len(text) > most:
+            raise HTTPException(
+                422, f"metadata value of {key[:40]!r} is {len(text)} characters; at most {most}"
+            )
+        if not (is_valid_text(key) and is_valid_text(text)):
+            raise HTTPException(422, "metadata holds a lone UTF-16 surrogate, which is not valid Unicode")
+    return meta
 
 
 @router.post(
@@ -140,6 +162,11 @@ def _metadata(raw: str | None) -> dict[str, str]:
         403: {"description": "No ingest role, or a group the caller is not in"},
         413: {"description": "Too large"},
         415: {"description": "Unsupported type"},
+        422: {
+            "model": ErrorOut,
+            "description": "Invalid groups, metadata or file name, or no file could be ingested "
+            "(`ingest_failed`: the detail gives each file's reason)",
+        },
     },
 )
 def upload(
@@ -150,7 +177,7 @@ def upload(
         str | None, Form(description="Comma-separated access groups (default: public).")
     ] = None,
     metadata: Annotated[str | None, Form(description='JSON object, e.g. {"brand": "Aurelis"}.')] = None,
-) -> UploadResponse:
+) -> UploadResponse | JSONResponse:
     caller.require("ingest")
     if svc.uploader is None:
         raise HTTPException(501, "this server does not accept uploads")
@@ -171,6 +198,10 @@ def upload(
         received: list[tuple[str, Path]] = []
         for index, upload_file in enumerate(files):
             name = _SAFE_NAME.sub("_", Path(upload_file.filename or "upload").name).strip("._ ") or "upload"
+            if len(name) > MAX_NAME_CHARS:
+                raise HTTPException(
+                    422, f"file name {name[:40]}… is {len(name)} characters long; at most {MAX_NAME_CHARS}"
+                )
             suffix = Path(name).suffix.lower()
             if suffix not in UPLOAD_TYPES:
                 raise HTTPException(
@@ -198,6 +229,9 @@ def upload(
                 kept.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, kept)
             results.extend(UploadFileResult(**row) for row in rows)
+    if results and all(r.status == "failed" for r in results):  # nothing was ingested: the client's files
+        reasons = "; ".join(f"{r.source.rsplit('/', 1)[-1]}: {r.reason}" for r in results)
+        return JSONResponse({"error": "ingest_failed", "detail": reasons}, status_code=422)
     return UploadResponse(files=results, ok=all(r.status != "failed" for r in results))
 
 

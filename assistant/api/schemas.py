@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assistant import relevance
 from assistant.answering import AnswerResult, citation_record
+from assistant.filters import FilterError, check_filters
 from assistant.types import Citation, Document, Hit
 
 MAX_QUESTION = 4000
@@ -22,9 +23,11 @@ def _filters_ok(value: FilterValues | None) -> FilterValues | None:
     for key, values in (value or {}).items():
         items = [values] if isinstance(values, str) else values
         if not key.strip() or not items or any(not isinstance(v, str) or not v.strip() for v in items):
-            raise ValueError(f"filter {key!r} needs a non-empty key and one or more non-empty values")
-        if len(items) > 100 or len(key) > 100:
-            raise ValueError("too many filter values")
+            raise ValueError(f"filter {key[:40]!r} needs a non-empty key and one or more non-empty values")
+    try:
+        check_filters({k.strip(): v for k, v in (value or {}).items()})
+    except FilterError as err:
+        raise ValueError(str(err)) from err
     return value
 
 
@@ -245,6 +248,11 @@ class Me(BaseModel):
     groups: list[str]
     roles: list[str]
     key_id: str
+
+
+class StatsOut(BaseModel):
+    documents: int = Field(description="Documents the caller may read.")
+    chunks: int = Field(description="Passages of those documents.")
 
 
 class GeneratorInfo(BaseModel):

@@ -608,12 +608,11 @@ def test_corrupt_pdf_upload_is_reported_as_failed_with_a_reason(api: Server, tmp
             files=[("files", ("cut.pdf", pdf, "application/pdf"))],
         )
         listed = {d["source"] for d in client.get("/v1/documents").json()["documents"]}
-    assert response.status_code == 200, response.text
+    assert response.status_code == 422, response.text  # nothing of the upload could be ingested
     result = response.json()
-    (failed,) = result["files"]
-    assert result["ok"] is False
-    assert failed["status"] == "failed" and "truncated" in failed["reason"] and failed["doc_id"] is None
-    assert failed["source"] not in listed
+    assert result["error"] == "ingest_failed" and result["detail"].startswith("cut.pdf: ")
+    assert "truncated" in result["detail"]
+    assert not any(source.endswith("/cut.pdf") for source in listed)
 
 
 # -- feedback -----------------------------------------------------------------------------------------------
