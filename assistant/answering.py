@@ -23,7 +23,7 @@ from typing import Any
 from assistant.audit import AuditLog
 from assistant.citations import CheckedAnswer, check, content_words, strip_invalid_markers
 from assistant.config import Settings
-from assistant.entities import Scope, key, mentions, named_all, passage_about, scope
+from assistant.entities import Scope, brands, key, mentions, named_all, passage_about, scope
 from assistant.errors import GeneratorError
 from assistant.filters import Filters
 from assistant.generation.base import Generator, Message
@@ -43,6 +43,15 @@ _DOCUMENT_CACHE = 256  # documents kept as text for entity checks
 _DOCUMENT_MENTIONS = 3  # how often a document names an identifier to count as being about it
 _NARROWED_COVERAGE = 0.34  # least share of a question's other words a passage about its entity must hold
 _PROBE_K = 30  # lexical hits searched for a passage about an entity the first retrieval missed
+# Words of a question that say nothing about its subject ("sometimes", "again"): not counted in coverage.
+_VAGUE = frozenset(
+    content_words(
+        "sometimes itself themselves again few really actually just also always often usually still some "
+        "many "
+        "much very why how what which when where who whom whose does do did has have had been being must "
+        "should can could would will may might there their they them these those its other"
+    )
+)
 _WIDEN_TOP = 1  # hits whose neighbouring chunks of the same page or section join the sources
 _REFUSAL = re.compile(r"^\W*(i don't know|i do not know|i cannot answer|not covered)", re.IGNORECASE)
 
@@ -281,7 +290,8 @@ class AnswerService:
         for a question on the TC-2's wheel nuts): with the identifiers set aside, little of the question is
         left in them.
         """
-        words = content_words(query) - set().union(*(content_words(e) for e in scoped.entities))
+        names = [*scoped.entities, *brands(query)]  # "the Kestrel KV-4": the brand is part of the name
+        words = content_words(query) - set().union(*(content_words(e) for e in names)) - _VAGUE
         if not words:
             return 1.0
         return max(

@@ -27,7 +27,7 @@ from functools import lru_cache
 
 from assistant.types import Hit
 
-__all__ = ["Scope", "key", "mentions", "named", "named_all", "passage_about", "scope"]
+__all__ = ["Scope", "brands", "key", "mentions", "named", "named_all", "passage_about", "scope"]
 
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9]|[A-Za-z0-9]")
 _NUMBER_WITH_UNIT = re.compile(r"^\d+(?:[.,]\d+)?(?:[a-zA-Z°µ]{1,4})$")
@@ -54,6 +54,21 @@ def named(question: str) -> list[str]:
         if all(key(token) != key(seen) for seen in found):
             found.append(token)
     return found
+
+
+def brands(question: str) -> list[str]:
+    """The capitalised words that name a brand or maker right before an identifier: "the Kestrel KV-4".
+
+    Example:
+        >>> brands("What is the brake fluid interval for the Kestrel KV-4 and the TC-2?")
+        ['Kestrel']
+    """
+    out: list[str] = []
+    for entity in named(question):
+        for match in re.finditer(rf"\b([A-Z][a-z]+)\s+{re.escape(entity)}\b", question):
+            if match.start() > 0 and match.group(1) not in out:  # not the question's first word
+                out.append(match.group(1))
+    return out
 
 
 def key(identifier: str) -> str:
