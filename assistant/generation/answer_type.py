@@ -9,6 +9,8 @@ question's wording says what it wants:
 - ``value``: a quantity ("what torque ...", "how far ...", "what maximum temperature ..."): a sentence fits
   when it holds a number with a unit;
 - ``definition``: "what does MSD stand for": a sentence fits when it spells the acronym out;
+- ``procedure``: "how must a technician confirm ...", "how do the tools avoid ...": a sentence fits when it
+  is a step (an imperative, "first", "then", "finally"); the answer is a run of the lead's passage;
 - ``reason``: "why ...", "what causes ...": a sentence fits when it gives a cause or a purpose ("because",
   "due to", "to compensate", "becomes too viscous", "can differ by");
 - ``other``: no preference.
@@ -30,7 +32,7 @@ from assistant.entities import named
 
 __all__ = ["AnswerType", "expanded", "expected", "explains", "fits", "question_parts"]
 
-AnswerType = Literal["identifier", "value", "definition", "reason", "other"]
+AnswerType = Literal["identifier", "value", "definition", "reason", "procedure", "other"]
 
 _DEFINITION = re.compile(r"\b(stand for|stands for|abbreviation|acronym|what is meant by|meaning of)\b", re.I)
 _IDENTIFIER = re.compile(
@@ -47,10 +49,17 @@ _VALUE = re.compile(
 )
 _UNIT = (
     r"(?:N·m|N\.m|Nm|°C|°|K|V|mV|kV|A|mA|mm|cm|m|km|km/h|s|ms|min|h|%|bar|mbar|kPa|MPa|Pa|kW|W|kWh|Wh|"
-    r"Ω|mΩ|MΩ|Hz|kHz|g|kg|t|l|ml|rpm|V/\(A s\)|A/s|dB)"
+    r"Ω|mΩ|MΩ|Hz|kHz|g|kg|t|l|ml|rpm|V/\(A s\)|A/s|dB|"
+    r"(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|knots?|kts?|feet|ft|degrees?|percent|"
+    r"bits?|bytes?|KiB|MiB|GiB|kB|MB|GB)(?: (?:per|/) (?:second|minute|hour))?)"
+)
+_NUMBER_WORD = (
+    r"(?i:one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|thirty|sixty|hundred)"
 )
 _QUANTITY = re.compile(
-    r"\d+(?:[.,]\d+)?\s*(?:(?:±|\+/-|-|to|…)\s*\d+(?:[.,]\d+)?\s*)?" + _UNIT + r"(?![A-Za-z])"
+    rf"(?:\d+(?:[.,]\d+)?|\b{_NUMBER_WORD})\s*(?:(?:±|\+/-|-|to|…)\s*\d+(?:[.,]\d+)?\s*)?"
+    + _UNIT
+    + r"(?![A-Za-z])"
 )
 # A table row read as "... Default: 610 · Range: 300 - 1200 · Unit: V/(A s)" states a value in its own unit.
 _UNIT_FIELD = re.compile(r"\d.*\bUnits?: \S|\bUnits?: \S.*\d")
@@ -59,10 +68,18 @@ _REASON = re.compile(r"^\s*(why|what (?:causes|caused|is the (?:reason|cause|pur
 _CAUSAL = re.compile(
     r"\b(because|due to|caused by|causes?|the reason|root cause|to compensate|compensates?|so that|"
     r"in order to|otherwise|as a result|results? in|leads? to|prevents?|to avoid|to prevent|too (?:\w+)|"
-    r"(?:can|could|may|would) (?:differ|vary|exceed|cause|lead|damage|fail|crack|overheat))\b",
+    r"(?:can|could|may|would) (?:differ|vary|exceed|cause|lead|damage|fail|crack|overheat)|"
+    r"(?:to|will|would) (?:ease|simplify|allow|enable|reduce|avoid|improve|ensure|guarantee))\b",
     re.I,
 )
 _CAUSE_SECTION = re.compile(r"\b(causes?|root cause|reasons?|rationale|background|why)\b", re.I)
+_PROCEDURE = re.compile(r"^\s*how (?:must|do|does|did|should|can|could|would|is|are|to)\b", re.I)
+_STEP = re.compile(
+    r"^(?:\(?[a-z0-9]{1,2}[.)]\s+)?(?:use|measure|check|connect|select|set|remove|install|tighten|disconnect|"
+    r"record|read|test|apply|wait|turn|switch|fit|park|ensure|verify|confirm|perform|run|start|repeat|replace|"
+    r"enter|press|clean|add|increment|compare|send|reject|abort)\b|\b(?:first|then|finally|afterwards)\b",
+    re.I,
+)
 _ACRONYM = re.compile(r"\b([A-Z]{2,6})\b")
 
 
@@ -97,6 +114,8 @@ def expected(question: str) -> AnswerType:
         return "reason"
     if _IDENTIFIER.search(question):
         return "identifier"
+    if _PROCEDURE.search(question):
+        return "procedure"
     if _VALUE.search(question):
         return "value"
     return "other"
@@ -136,6 +155,8 @@ def fits(kind: AnswerType, sentence: str, question: str) -> float:
         return 1.0 if any(_expands(a, sentence) for a in acronyms) else 0.0
     if kind == "reason":
         return 1.0 if _CAUSAL.search(sentence) else 0.0
+    if kind == "procedure":
+        return 1.0 if _STEP.search(sentence) else 0.0
     return 0.0
 
 

@@ -33,8 +33,15 @@ _DANGLING = re.compile(r"^(this|that|these|those|it|they|its|their|such)\b", re.
 _DANGLING_PENALTY = 0.05
 # How strongly a sentence's fit with the asked kind counts, relative to ``type_weight``: an expansion of the
 # asked acronym or a new identifier is rare and telling; a number with a unit is common.
-_KIND_WEIGHT = {"definition": 3.0, "identifier": 1.5, "reason": 1.5, "value": 0.8, "other": 0.0}
-_CLOSING = ".!?:;)\"'"
+_KIND_WEIGHT = {
+    "definition": 3.0,
+    "identifier": 1.5,
+    "reason": 1.5,
+    "procedure": 1.0,
+    "value": 0.8,
+    "other": 0.0,
+}
+_CLOSING = ".!?:;,)\"'"
 HEADING_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)*\.?\s*")
 _COHESION = 0.04  # bonus for a sentence from the lead's passage, and again for one next to the lead
 _HEADING_WORD = 0.5  # a question word found only in the sentence's section heading counts this much
@@ -256,6 +263,12 @@ class ExtractiveGenerator:
             # The lead is in a section that gives the cause ("3. Cause"): that section, in its order, answers.
             section = [(i, c) for i, c in enumerate(candidates) if c[0] == lead_source]
             return [(*c, float(scores[i])) for i, c in section[: self.max_sentences]]
+        if len(parts) == 1 and kind == "procedure":
+            # Steps answer together: the lead and the sentences after it in its passage, in their order.
+            passage = [(i, c) for i, c in enumerate(candidates) if c[0] == lead_source]
+            at = next(j for j, (i, _) in enumerate(passage) if i == leads[0])
+            start = max(0, min(at, len(passage) - self.max_sentences))
+            return [(*c, float(scores[i])) for i, c in passage[start : start + self.max_sentences]]
         # The rest of the answer comes preferably from the lead's passage, next to the lead sentence.
         lead_n, lead_position = candidates[leads[0]][0], candidates[leads[0]][1]
         cohesion = np.asarray(

@@ -16,7 +16,8 @@ from assistant.generation.answer_type import expanded, expected, explains, fits
         ("How far from the front wheel centre must the calibration target be placed?", "value"),
         ("What does MSD stand for?", "definition"),
         ("Why does the park brake tighten itself again after parking?", "reason"),
-        ("How does the TCU authenticate the backend?", "other"),
+        ("How must a technician confirm that the high-voltage system is really dead?", "procedure"),
+        ("Which tester does the TCU accept?", "other"),
     ],
 )
 def test_expected_kind_follows_the_wording(question: str, kind: str) -> None:
@@ -69,3 +70,10 @@ def test_an_acronym_covers_the_question_words_it_abbreviates() -> None:
         "modul",
     }
     assert expanded("The SBU provides redundant pressure.", question) == set()
+
+
+def test_procedure_fit_needs_a_step() -> None:
+    question = "How must a technician confirm that the high-voltage system is really dead?"
+    assert fits("procedure", "First test the tester on a known live source, then measure.", question)
+    assert fits("procedure", "Measure at the inverter DC input.", question)
+    assert not fits("procedure", "The HV system is dead below 60 V DC.", question)
