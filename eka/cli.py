@@ -180,7 +180,11 @@ def _summary(result: Any) -> None:
         err_console.print(table)
     public = result.public_by_default()
     if public:
-        table = Table(title=f"Public by default: {len(public)} documents had no access list (acl)")
+        err_console.print(
+            f"[yellow]Public by default:[/yellow] {len(public)} documents had no access list (acl), so every "
+            "key may read them:"
+        )
+        table = Table(show_header=False)
         table.add_column("file", overflow="fold")
         for source in public:
             table.add_row(source)

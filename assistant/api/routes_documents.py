@@ -293,7 +293,7 @@ def delete_document(doc_id: str, svc: ServicesDep, caller: CallerDep) -> DeleteR
     if reason is not None:
         raise AccessDenied(f"you may not delete this document: {reason}")
     svc.assistant.store.remove_document(doc_id)
-    if document.owner is not None and document.source.startswith("uploads/"):
+    if document.source.startswith("uploads/"):  # the kept original (sources are unique: never another's)
         kept = svc.assistant.settings.home / document.source
         kept.unlink(missing_ok=True)
     svc.assistant.indexes.current()  # rebuild now, so no later request pays for it

@@ -186,3 +186,27 @@ def test_keys_cli_accepts_the_publish_and_admin_roles(api: Server) -> None:
     result = eka(api.home, "keys", "create", "--user", "rita", "--roles", "publish,admin,ingest", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["roles"] == ["admin", "ingest", "publish"]
+
+
+# -- finding 5 from the command line: access-list mistakes fail the file, the summary names public ones -----
+
+
+def test_cli_ingest_fails_a_misspelt_access_list_and_lists_documents_public_by_default(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "alarm.md").write_text("# Alarm\n\nThe alarm code is rotated monthly.\n")
+    (root / "alarm.md.meta.yaml").write_text("ACL: [security]\n")
+    (root / "open.md").write_text("# Open\n\nAnyone may read this note.\n")
+    report = tmp_path / "r.json"
+    home = tmp_path / "home"
+    home.mkdir()
+    result = eka(home, "ingest", str(root), "--report", str(report))
+    assert result.returncode == 1, result.stderr[-2000:]
+    data = json.loads(report.read_text())
+    files = {f["source"]: f for f in data["files"]}
+    assert files["alarm.md"]["status"] == "failed" and "misspelt 'acl'" in files["alarm.md"]["reason"]
+    assert files["open.md"]["status"] == "ingested"
+    assert data["public_by_default"] == ["open.md"]
+    assert "Public by default" in result.stderr and "open.md" in result.stderr
