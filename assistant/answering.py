@@ -158,6 +158,7 @@ def hit_record(hit: Hit) -> dict[str, Any]:
         "source": hit.document.source,
         "title": hit.document.title,
         "acl": sorted(hit.document.acl),
+        "uploaded_by": hit.document.owner,  # None: ingested from the command line
         "page": hit.chunk.page,
         "section": hit.chunk.section,
     }

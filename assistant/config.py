@@ -40,6 +40,17 @@ class Settings(BaseSettings):
         description="A DOCX (a ZIP) whose parts add up to more than this when decompressed is rejected "
         "before it is parsed.",
     )
+    known_groups: str = Field(
+        "",
+        description="Comma-separated access groups this deployment uses; when set, an access list naming any "
+        "other group (a misspelling) is a per-file ingest error. Empty: no check. 'public' is always known.",
+    )
+    acl_mistakes: Literal["error", "warn"] = Field(
+        "error",
+        description="What an access-list mistake in ingest metadata is (an empty, null or blank list, a key "
+        "like ACL/acls/access, an unknown group): a per-file error (default), or a warning in the report "
+        "(the file is ingested with the access list as read; a dropped list means public).",
+    )
     ingest_batch_chunks: int = Field(
         256, ge=1, le=100_000, description="Chunks of several files embedded together before they are stored."
     )

@@ -1,7 +1,13 @@
 """API keys: each key is shown once when created; only its sha256 is stored.
 
 A key is ``eka_`` followed by 256 random bits, so an unsalted hash is safe to store (nothing to brute-force).
-Keys carry the user, the groups whose documents the user may read and roles (``ingest``, ``auditor``).
+Keys carry the user, the groups whose documents the user may read and roles (what each allows:
+``assistant/rights.py`` and docs/api.md#roles):
+
+- ``ingest``: upload documents into the key's own groups, and replace or delete documents it may write;
+- ``publish``: also write to ``public``, which every key reads;
+- ``admin``: also replace or delete documents ingested from the command line;
+- ``auditor``: read provenance records of other users' answers (redacted to the key's groups).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from assistant.errors import NotFound
 from assistant.fsutil import open_sqlite
 from assistant.types import PUBLIC_GROUP, Principal
 
-ROLES = frozenset({"ingest", "auditor"})
+ROLES = frozenset({"ingest", "publish", "admin", "auditor"})
 PREFIX = "eka_"
 
 

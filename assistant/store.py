@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS documents (
     acl TEXT NOT NULL,
     pages INTEGER,
     size INTEGER NOT NULL,
-    ingested_at TEXT NOT NULL
+    ingested_at TEXT NOT NULL,
+    owner TEXT
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY,
@@ -127,6 +128,9 @@ class Store:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
+            if "owner" not in columns:  # a store from before owners: its documents count as the CLI's
+                self._db.execute("ALTER TABLE documents ADD COLUMN owner TEXT")
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
             self._db.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
@@ -310,7 +314,8 @@ class Store:
         with self._write() as db:
             db.execute("DELETE FROM documents WHERE doc_id = ? OR source = ?", (doc.doc_id, doc.source))
             db.execute(
-                "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO documents (doc_id, source, root, sha256, meta_hash, recipe, title, mime,"
+                " metadata, acl, pages, size, ingested_at, owner) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     doc.doc_id,
                     doc.source,
@@ -325,6 +330,7 @@ class Store:
                     doc.pages,
                     stored.size,
                     doc.ingested_at or _now(),
+                    doc.owner,
                 ),
             )
             db.executemany(
@@ -421,6 +427,7 @@ def _stored(row: sqlite3.Row) -> StoredDocument:
         acl=frozenset(json.loads(row["acl"])),
         ingested_at=row["ingested_at"],
         pages=row["pages"],
+        owner=row["owner"],
     )
     return StoredDocument(doc, row["root"], row["meta_hash"], row["size"], row["recipe"])
 

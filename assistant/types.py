@@ -25,6 +25,8 @@ class Document:
     acl: frozenset[str]
     ingested_at: str
     pages: int | None = None
+    # Who uploaded it through the API (the key's user, verbatim); None for documents ingested from the CLI.
+    owner: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -166,7 +166,7 @@ def _summary(result: Any) -> None:
     notable = [
         f
         for f in sorted(result.files, key=lambda f: f.source)
-        if f.status in ("failed", "removed", "metadata")
+        if f.status in ("failed", "removed", "metadata") or f.warnings
     ]
     if notable:
         table = Table(title="Files needing attention or changed", show_lines=False)
@@ -175,7 +175,19 @@ def _summary(result: Any) -> None:
         table.add_column("reason", overflow="fold")
         for f in notable:
             style = "red" if f.status == "failed" else "yellow"
-            table.add_row(f.source, f"[{style}]{f.status}[/{style}]", f.reason or "")
+            reason = "; ".join([*([f.reason] if f.reason else []), *(f"warning: {w}" for w in f.warnings)])
+            table.add_row(f.source, f"[{style}]{f.status}[/{style}]", reason)
+        err_console.print(table)
+    public = result.public_by_default()
+    if public:
+        err_console.print(
+            f"[yellow]Public by default:[/yellow] {len(public)} documents had no access list (acl), so every "
+            "key may read them:"
+        )
+        table = Table(show_header=False)
+        table.add_column("file", overflow="fold")
+        for source in public:
+            table.add_row(source)
         err_console.print(table)
     wall = max(result.wall_s, 1e-9)
     summary = Table(title="Ingest summary", show_header=False, title_justify="left")
@@ -292,6 +304,7 @@ def docs_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
             "pages": s.document.pages,
             "chunks": chunk_counts.get(s.document.doc_id, 0),
             "acl": sorted(s.document.acl),
+            "uploaded_by": s.document.owner,
             "metadata": s.document.metadata,
             "sha256": s.document.sha256,
             "ingested_at": s.document.ingested_at,

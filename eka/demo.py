@@ -48,9 +48,9 @@ PERSONAS = (
     Persona("kim", "Kestrel brand engineer", ("brand-kestrel",)),
     Persona(
         "quinn",
-        "quality lead: reads everything, may upload and audit",
+        "quality lead: reads everything, may upload (also to public) and audit",
         ("battery", "security", "software", "powertrain", "quality", "brand-kestrel", "brand-tamsin"),
-        ("ingest", "auditor"),
+        ("ingest", "publish", "auditor"),
     ),
 )
 

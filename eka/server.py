@@ -13,12 +13,12 @@ from assistant.config import Settings
 
 
 def ingest_upload(
-    assistant: Assistant, path: Path, source: str, acl: list[str], meta: dict[str, str]
+    assistant: Assistant, path: Path, source: str, acl: list[str], meta: dict[str, str], owner: str
 ) -> list[dict[str, Any]]:
-    """Ingest one uploaded file; a bad file is a 'failed' result with its reason, never an exception."""
+    """Ingest one file uploaded by ``owner``; a bad file is a 'failed' result with its reason."""
     from ingest.pipeline import Ingestor
 
-    report = Ingestor(assistant).run_file(path, source, acl=acl, meta=meta)
+    report = Ingestor(assistant).run_file(path, source, acl=acl, meta=meta, owner=owner)
     stored = assistant.store.document_by_source(source)
     return [
         {

@@ -81,7 +81,14 @@ def keys_create(
     groups: Annotated[
         str, typer.Option(help="Comma-separated groups whose documents the user may read.")
     ] = "",
-    roles: Annotated[str, typer.Option(help="Comma-separated roles: ingest, auditor.")] = "",
+    roles: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated roles: ingest (upload into the key's groups, replace and delete what it "
+            "may write), publish (also to public), admin (also documents ingested from the CLI), auditor "
+            "(read others' provenance)."
+        ),
+    ] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a key. It is printed once; only its hash is stored."""

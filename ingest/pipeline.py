@@ -26,6 +26,7 @@ from assistant.errors import EkaError
 from assistant.passages import passage_text, text_hash
 from assistant.store import StoredDocument
 from assistant.types import PUBLIC_GROUP, Chunk, Document
+from ingest.acl import read_access_list
 from ingest.chunking import chunk_blocks
 from ingest.discover import Candidate, SidecarError, discover, read_sidecar
 from ingest.loaders import MIME_BY_SUFFIX, Block, supported
@@ -50,6 +51,8 @@ class FileOutcome:
     chunks: int = 0
     embedded: int = 0
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    public_by_default: bool = False  # no access list was given, so everyone may read it
 
 
 @dataclass
@@ -77,11 +80,18 @@ class IngestReport:
         out["embedded"] = sum(f.embedded for f in self.files)
         return out
 
+    def public_by_default(self) -> list[str]:
+        """Sources this run ingested or updated as ``public`` because no access list was given."""
+        return sorted(
+            f.source for f in self.files if f.public_by_default and f.status in ("ingested", "metadata")
+        )
+
     def to_json(self) -> dict[str, Any]:
         """The report as written by ``--report``."""
         return {
             "ok": self.ok,
             "counts": self.counts(),
+            "public_by_default": self.public_by_default(),
             "timings_s": {
                 "wall": round(self.wall_s, 3),
                 "parse": round(self.parse_s, 3),
@@ -114,6 +124,9 @@ class _Plan:
     metadata: dict[str, Any]
     acl: frozenset[str]
     meta_hash: str
+    owner: str | None = None
+    public_by_default: bool = False
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +188,18 @@ def normalise_groups(groups: Any) -> frozenset[str]:
     return cleaned or frozenset({PUBLIC_GROUP})
 
 
+def _not_owner(existing: StoredDocument, owner: str | None) -> str:
+    """Why a file may not replace the document already at its source."""
+    if existing.document.owner is None:
+        return "a document ingested from the command line already has this source; it is not replaced"
+    if owner is None:
+        return (
+            f"an upload by {existing.document.owner!r} already has this source; it is not replaced "
+            "(remove it with `eka docs remove` first)"
+        )
+    return "a document of another user already has this source; it is not replaced"
+
+
 class Ingestor:
     """Runs ingests against one assistant's store and indexes.
 
@@ -190,6 +215,9 @@ class Ingestor:
         self.store = assistant.store
         settings = assistant.settings
         self.recipe = f"v{PIPELINE_VERSION}:{settings.chunk_tokens}:{settings.chunk_overlap_tokens}"
+        self.known_groups = frozenset(
+            g.strip().lower() for g in settings.known_groups.split(",") if g.strip()
+        )
 
     def run(
         self,
@@ -226,7 +254,11 @@ class Ingestor:
             if prune:
                 seen = {c.source for c in candidates}
                 for stored in self.store.documents():
-                    if stored.root in roots and stored.document.source not in seen:
+                    if (
+                        stored.root in roots
+                        and stored.document.source not in seen
+                        and stored.document.owner is None
+                    ):
                         self.store.remove_document(stored.document.doc_id)
                         _note(
                             report,
@@ -236,14 +268,23 @@ class Ingestor:
         return report
 
     def run_file(
-        self, path: Path, source: str, acl: list[str] | None = None, meta: dict[str, str] | None = None
+        self,
+        path: Path,
+        source: str,
+        acl: list[str] | None = None,
+        meta: dict[str, str] | None = None,
+        owner: str | None = None,
     ) -> IngestReport:
-        """Ingest one file under an explicit ``source`` name (uploads: ``uploads/<user>/<file name>``)."""
+        """Ingest one file under an explicit ``source`` name (uploads: ``uploads/<namespace>/<file name>``).
+
+        ``owner`` is the uploader recorded on the document; a document at ``source`` with another owner (or
+        none: ingested from the CLI) is never replaced, the file fails instead.
+        """
         progress = Progress()
         report = IngestReport()
         with self._session(report):
             progress.start(1)
-            outcome, plan = self._plan(Candidate(path, path.parent, source), acl, meta or {})
+            outcome, plan = self._plan(Candidate(path, path.parent, source), acl, meta or {}, owner)
             if outcome is not None:
                 _note(report, progress, outcome)
             if plan is not None:
@@ -273,6 +314,9 @@ class Ingestor:
             acl = normalise_groups(record.acl)
             meta_hash = _meta_hash(record.title, record.metadata, acl)
             existing = self.store.document_by_source(record.source)
+            if existing is not None and existing.document.owner is not None:
+                _note(report, progress, FileOutcome(record.source, "failed", _not_owner(existing, None)))
+                continue
             if (
                 existing is not None
                 and existing.document.sha256 == sha
@@ -325,7 +369,7 @@ class Ingestor:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def _plan(
-        self, candidate: Candidate, acl: list[str] | None, meta: dict[str, str]
+        self, candidate: Candidate, acl: list[str] | None, meta: dict[str, str], owner: str | None = None
     ) -> tuple[FileOutcome | None, _Plan | None]:
         """Decide what to do with a file without parsing it: fail, skip, update metadata, or (re)ingest."""
         source = candidate.source
@@ -355,26 +399,47 @@ class Ingestor:
             return FileOutcome(source, "failed", str(err)), None
         metadata = {**sidecar, **meta}
         title = metadata.pop("title", None)
-        groups = normalise_groups(acl or metadata.pop("acl", None) or metadata.pop("groups", None))
-        metadata.pop("acl", None)
-        metadata.pop("groups", None)
+        access = read_access_list(metadata, acl, self.known_groups)
+        if access.problems and self.settings.acl_mistakes == "error":
+            return FileOutcome(source, "failed", "access list: " + "; ".join(access.problems)), None
+        groups = access.groups
         meta_hash = _meta_hash(title, metadata, groups)
+        existing = self.store.document_by_source(source)
+        if existing is not None and existing.document.owner != owner:  # never replace what is not ours
+            return FileOutcome(source, "failed", _not_owner(existing, owner)), None
         try:
             sha = file_sha256(candidate.path)
         except OSError as err:
             return FileOutcome(source, "failed", f"unreadable ({err.strerror})"), None
-        plan = _Plan(candidate, sha, size, str(title) if title else None, metadata, groups, meta_hash)
-        existing = self.store.document_by_source(source)
+        plan = _Plan(
+            candidate,
+            sha,
+            size,
+            str(title) if title else None,
+            metadata,
+            groups,
+            meta_hash,
+            owner,
+            access.by_default,
+            access.problems,
+        )
         if existing is not None and existing.document.sha256 == sha and existing.recipe == self.recipe:
             if existing.meta_hash == meta_hash:
-                return FileOutcome(source, "unchanged", pages=existing.document.pages), None
+                return FileOutcome(
+                    source, "unchanged", pages=existing.document.pages, warnings=list(access.problems)
+                ), None
             if plan.title is None or plan.title == existing.document.title:
                 # Only metadata or access changed: no parsing, no embedding (titles are part of passages).
                 self.store.update_metadata(
                     existing.document.doc_id, existing.document.title, metadata, groups, meta_hash
                 )
                 return FileOutcome(
-                    source, "metadata", "metadata or access list updated", pages=existing.document.pages
+                    source,
+                    "metadata",
+                    "metadata or access list updated",
+                    pages=existing.document.pages,
+                    warnings=list(access.problems),
+                    public_by_default=access.by_default,
                 ), None
         return None, plan
 
@@ -428,6 +493,7 @@ class Ingestor:
             plan.acl,
             datetime.now(UTC).isoformat(timespec="seconds"),
             result.pages,
+            plan.owner,
         )
         chunks = [
             Chunk(chunk_id_for(doc_id, plan.sha256, d.ordinal), doc_id, d.ordinal, d.text, d.page, d.section)
@@ -479,6 +545,8 @@ class Ingestor:
                         chunks=len(parsed.chunks),
                         embedded=len(fresh),
                         seconds=parsed.result.seconds,
+                        warnings=list(parsed.plan.warnings),
+                        public_by_default=parsed.plan.public_by_default,
                     )
                 except (EkaError, sqlite3.Error, OSError, ValueError) as err:
                     log.exception("could not store %s", source)

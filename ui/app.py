@@ -558,7 +558,11 @@ def upload_panel(client: EkaClient) -> None:
         with st.form("upload", clear_on_submit=True, border=False):
             files = st.file_uploader("Files", type=UPLOAD_TYPES, accept_multiple_files=True)
             groups = st.text_input(
-                "Access groups", value="public", help="Comma-separated groups that may read these documents."
+                "Access groups",
+                value="",
+                placeholder="your groups",
+                help="Comma-separated groups, among your own, that may read these documents. Empty: all your "
+                "groups but public. 'public' (everyone) needs the publish role.",
             )
             c1, c2 = st.columns(2)
             meta = {

@@ -19,9 +19,10 @@ from assistant.errors import AccessDenied, RateLimited, Unauthenticated
 from assistant.keys import ApiKey, KeyStore
 from assistant.types import Principal
 
-# (assistant, saved file, source name, access groups, metadata) -> results per file (UploadFileResult fields).
-# The ingest pipeline lives outside the library (dependencies point one way), so `eka serve` passes it in.
-Uploader = Callable[[Assistant, Path, str, list[str], dict[str, str]], list[dict[str, Any]]]
+# (assistant, saved file, source name, access groups, metadata, uploader's user name) -> results per file
+# (UploadFileResult fields). The ingest pipeline lives outside the library (dependencies point one way), so
+# `eka serve` passes it in.
+Uploader = Callable[[Assistant, Path, str, list[str], dict[str, str], str], list[dict[str, Any]]]
 
 
 class RateLimiter:
@@ -76,6 +77,10 @@ class Caller:
     @property
     def principal(self) -> Principal:
         return self.key.principal
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset(self.key.roles)
 
     def require(self, role: str) -> None:
         """Raise AccessDenied (403) unless the key has ``role``."""

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, Query, Response, UploadFile
 from fastapi.responses import JSONResponse
 
-from assistant.api.deps import CallerDep, Services, ServicesDep
+from assistant.api.deps import Caller, CallerDep, Services, ServicesDep
 from assistant.api.schemas import (
     DeleteResponse,
     DocumentList,
@@ -30,7 +30,8 @@ from assistant.errors import AccessDenied, NotFound
 from assistant.filters import MAX_VALUE_CHARS, can_read
 from assistant.pages import page_text
 from assistant.render import original_file, render_pdf_page
-from assistant.types import Document
+from assistant.rights import PUBLISH_ROLE, upload_source, write_refusal
+from assistant.types import PUBLIC_GROUP, Document
 
 router = APIRouter(prefix="/v1/documents")
 
@@ -157,9 +158,13 @@ def _metadata(raw: str | None) -> dict[str, str]:
 @router.post(
     "",
     response_model=UploadResponse,
-    summary="Upload and ingest documents (needs the 'ingest' role; only into the caller's own groups)",
+    summary="Upload and ingest documents (needs the 'ingest' role; only into the caller's own groups; "
+    "'public' needs the 'publish' role)",
     responses={
-        403: {"description": "No ingest role, or a group the caller is not in"},
+        403: {
+            "description": "No ingest role, a group the caller is not in, 'public' without the publish role, "
+            "or a document of the same name the caller may not replace"
+        },
         413: {"description": "Too large"},
         415: {"description": "Unsupported type"},
         422: {
@@ -174,7 +179,11 @@ def upload(
     caller: CallerDep,
     files: Annotated[list[UploadFile], File(description="PDF, DOCX, HTML, Markdown or text files.")],
     groups: Annotated[
-        str | None, Form(description="Comma-separated access groups (default: public).")
+        str | None,
+        Form(
+            description="Comma-separated access groups, among the key's own (default: all of the key's "
+            "groups but public; public for a key with no other group). 'public' needs the publish role."
+        ),
     ] = None,
     metadata: Annotated[str | None, Form(description='JSON object, e.g. {"brand": "Aurelis"}.')] = None,
 ) -> UploadResponse | JSONResponse:
@@ -182,16 +191,11 @@ def upload(
     if svc.uploader is None:
         raise HTTPException(501, "this server does not accept uploads")
     meta = _metadata(metadata)
-    acl = [g.strip().lower() for g in (groups or "").split(",") if g.strip()] or ["public"]
-    if any(not re.fullmatch(r"[\w.-]{1,100}", g) for g in acl):
-        raise HTTPException(422, "groups must be comma-separated names of letters, digits, '.', '_' or '-'")
-    foreign = sorted(set(acl) - caller.principal.groups)
-    if foreign:  # else an uploader could plant documents in other teams' answers, and never remove them
-        raise AccessDenied(f"you may only upload into your own groups; not a member of {', '.join(foreign)}")
+    acl = _upload_acl(groups, caller.principal.groups, caller.roles)
     if not files or len(files) > 50:
         raise HTTPException(422, "send between 1 and 50 files")
     limit = int(svc.assistant.settings.max_file_mb * 1024 * 1024)
-    user = _SAFE_NAME.sub("_", caller.key.user).strip("._ ") or "user"
+    user = caller.key.user
     results: list[UploadFileResult] = []
     with tempfile.TemporaryDirectory(prefix="eka-upload-") as tmp:
         # Every file is received and checked before any is ingested: a refused request changes nothing.
@@ -209,6 +213,7 @@ def upload(
                     f"{name}: unsupported type {suffix or '(none)'}; "
                     f"send one of {', '.join(sorted(UPLOAD_TYPES))}",
                 )
+            _check_replaceable(svc, upload_source(user, name), caller)
             path = Path(tmp) / str(index) / name
             path.parent.mkdir()
             size = 0
@@ -222,8 +227,8 @@ def upload(
                     out.write(block)
             received.append((name, path))
         for name, path in received:
-            source = f"uploads/{user}/{name}"
-            rows = svc.uploader(svc.assistant, path, source, acl, meta)
+            source = upload_source(user, name)
+            rows = svc.uploader(svc.assistant, path, source, acl, meta, user)
             if any(row["status"] != "failed" for row in rows):  # keep the bytes of what was ingested
                 kept = svc.assistant.settings.home / source
                 kept.parent.mkdir(parents=True, exist_ok=True)
@@ -235,17 +240,60 @@ def upload(
     return UploadResponse(files=results, ok=all(r.status != "failed" for r in results))
 
 
+def _upload_acl(groups: str | None, own: frozenset[str], roles: frozenset[str]) -> list[str]:
+    """The access list of an upload: chosen among the caller's groups; ``public`` only with ``publish``."""
+    acl = [g.strip().lower() for g in (groups or "").split(",") if g.strip()]
+    if not acl:  # default: readable by the caller's own teams, never silently by everyone
+        acl = sorted(own - {PUBLIC_GROUP}) or [PUBLIC_GROUP]
+    if any(not re.fullmatch(r"[\w.-]{1,100}", g) for g in acl):
+        raise HTTPException(422, "groups must be comma-separated names of letters, digits, '.', '_' or '-'")
+    foreign = sorted(set(acl) - own)
+    if foreign:  # else an uploader could plant documents in other teams' answers, and never remove them
+        raise AccessDenied(f"you may only upload into your own groups; not a member of {', '.join(foreign)}")
+    if PUBLIC_GROUP in acl and PUBLISH_ROLE not in roles:  # public reaches every key: its own role
+        raise AccessDenied(
+            "uploading to 'public' needs the 'publish' role; choose groups of your own (form field 'groups')"
+        )
+    return acl
+
+
+def _check_replaceable(svc: Services, source: str, caller: Caller) -> None:
+    """403 when a document already at ``source`` is one the caller may not replace."""
+    existing = svc.assistant.store.document_by_source(source)
+    if existing is None:
+        return
+    document = existing.document
+    reason = (
+        "it belongs to another user"
+        if document.owner != caller.key.user
+        else write_refusal(document, caller.principal.groups, caller.roles)
+    )
+    if reason is not None:
+        name = source.rsplit("/", 1)[-1]
+        raise AccessDenied(f"you may not replace your earlier upload {name}: {reason}")
+
+
 @router.delete(
     "/{doc_id}",
     response_model=DeleteResponse,
-    summary="Remove a document (needs the 'ingest' role)",
-    responses={404: {"description": "Unknown or not readable"}},
+    summary="Remove a document (needs the 'ingest' role and the right to write it)",
+    responses={
+        403: {
+            "description": "No ingest role, or a document the caller may read but not write: shared with a "
+            "group the key is not in, public without the publish role, or ingested from the CLI without "
+            "the admin role"
+        },
+        404: {"description": "Unknown or not readable"},
+    },
 )
 def delete_document(doc_id: str, svc: ServicesDep, caller: CallerDep) -> DeleteResponse:
     caller.require("ingest")
     document = readable(svc, doc_id, caller.principal.groups)
+    reason = write_refusal(document, caller.principal.groups, caller.roles)
+    if reason is not None:
+        raise AccessDenied(f"you may not delete this document: {reason}")
     svc.assistant.store.remove_document(doc_id)
-    if document.source.startswith("uploads/"):
+    if document.source.startswith("uploads/"):  # the kept original (sources are unique: never another's)
         kept = svc.assistant.settings.home / document.source
         kept.unlink(missing_ok=True)
     svc.assistant.indexes.current()  # rebuild now, so no later request pays for it

@@ -171,6 +171,9 @@ class DocumentOut(BaseModel):
     metadata: dict[str, Any]
     sha256: str
     ingested_at: str
+    uploaded_by: str | None = Field(
+        None, description="The user whose API key uploaded it; null for documents ingested from the CLI."
+    )
 
     @classmethod
     def of(cls, document: Document, chunks: int) -> DocumentOut:
@@ -185,6 +188,7 @@ class DocumentOut(BaseModel):
             metadata=document.metadata,
             sha256=document.sha256,
             ingested_at=document.ingested_at,
+            uploaded_by=document.owner,
         )
 
 

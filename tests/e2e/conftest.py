@@ -171,7 +171,7 @@ PERSONAS = {
     "public": ("pat", "", ""),
     "battery": ("bea", "battery", ""),
     "security": ("sam", "security", ""),
-    "ingester": ("ivan", "public", "ingest"),
+    "ingester": ("ivan", "public", "ingest,publish"),  # publishes: writes to public
     # an ingester in the battery group: the uploads below go to that group, and only readers may delete
     "battery-ingester": ("bill", "battery", "ingest"),
     "auditor": ("aud", ",".join(SAMPLE_GROUPS), "auditor"),

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from openai import OpenAI
 
+from assistant.rights import upload_source
 from tests.e2e.conftest import MAX_BODY_MB, MAX_FILE_MB, Server, create_key, eka, start_server
 from tests.factories import truncated_pdf
 
@@ -448,6 +449,9 @@ def test_upload_of_an_unsupported_type_is_415(api: Server) -> None:
     assert response.status_code == 415 and response.json()["error"] == "unsupported_type"
 
 
+GIZMO = upload_source("ivan", "gizmo-first.md")
+
+
 def test_a_refused_upload_ingests_none_of_its_files(api: Server) -> None:
     files = [
         ("files", ("gizmo-first.md", b"# Gizmo\n\nThe gizmo clamp is torqued to 5 Nm.\n", "text/markdown")),
@@ -456,10 +460,10 @@ def test_a_refused_upload_ingests_none_of_its_files(api: Server) -> None:
     with api.client("ingester") as client:
         response = client.post("/v1/documents", files=files)
         listed = {d["source"]: d["doc_id"] for d in client.get("/v1/documents").json()["documents"]}
-        if "uploads/ivan/gizmo-first.md" in listed:  # clean up after the bug
-            client.delete(f"/v1/documents/{listed['uploads/ivan/gizmo-first.md']}")
+        if GIZMO in listed:  # clean up after the bug
+            client.delete(f"/v1/documents/{listed[GIZMO]}")
     assert response.status_code == 415
-    assert "uploads/ivan/gizmo-first.md" not in listed
+    assert GIZMO not in listed
 
 
 @pytest.mark.parametrize(
@@ -562,7 +566,7 @@ def test_uploaded_document_is_found_by_its_group_only_until_deleted(api: Server)
     (uploaded,) = result["files"]
     assert result["ok"] and uploaded["status"] == "ingested" and uploaded["chunks"] >= 1
     doc_id, source = uploaded["doc_id"], uploaded["source"]
-    assert source == "uploads/bill/zephyr-zx9.md"
+    assert source == upload_source("bill", "zephyr-zx9.md")
 
     with api.client("battery") as client:
         assert search_sources(client, ZEPHYR_QUERY)[0] == source
@@ -597,7 +601,7 @@ def test_an_ingester_may_not_upload_into_a_group_it_is_not_in(api: Server) -> No
         )
         listed = {d["source"] for d in client.get("/v1/documents").json()["documents"]}
     assert response.status_code == 403 and "battery" in response.json()["detail"]
-    assert "uploads/ivan/zephyr-zx9.md" not in listed
+    assert upload_source("ivan", "zephyr-zx9.md") not in listed
 
 
 def test_corrupt_pdf_upload_is_reported_as_failed_with_a_reason(api: Server, tmp_path: Path) -> None:
