@@ -767,7 +767,10 @@ def test_planted_instruction_is_not_obeyed_and_is_flagged(api: Server, planted: 
         _, events = ndjson(client, {"question": question, "stream": True})
         chat = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": question}]})
     assert planted["source"] in {s["source"] for s in answer["sources"]}
-    assert "24 Nm" in answer["answer"]
+    # A passage flagged as instructions to an AI is never quoted, not even its harmless-looking sentences
+    # (issue 11): the only source about the VT-3 is the planted one, so nothing about the VT-3 is quoted.
+    assert "24 Nm" not in answer["answer"]
+    assert planted["doc_id"] not in {c["doc_id"] for c in answer["citations"]}
     assert "999" not in answer["answer"]
     assert "999" not in "".join(e.get("text", "") for e in events)
     assert "999" not in chat.json()["choices"][0]["message"]["content"]
