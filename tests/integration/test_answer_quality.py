@@ -22,6 +22,7 @@ from eval.answers.report import write
 from eval.answers.score import summarise
 from eval.datasets import load_qa
 from tests.conftest import SAMPLE_GROUPS
+from ui.examples import EXAMPLES
 
 pytestmark = pytest.mark.integration
 
@@ -154,3 +155,11 @@ def test_the_harness_refuses_to_run_on_key_facts_the_sources_do_not_state(tmp_pa
     base = Settings(home=tmp_path / "home", _env_file=None)  # type: ignore[call-arg]
     with pytest.raises(ValueError, match=r"t-1: key fact \['240 ± 15 N·m'\] is not in torque.md"):
         evaluate_answers(questions, corpus, ["extractive"], side, base, tmp_path / "cache", tmp_path / "out")
+
+
+def test_the_chat_examples_are_answered_correctly(sample_answers: list[dict[str, object]]) -> None:
+    """Every example question the empty chat offers is a sample question whose answer holds all its key
+    facts: the first thing a new user clicks must work."""
+    by_question = {str(r["question"]): r for r in sample_answers}
+    asked = [by_question[question] for question, _ in EXAMPLES]  # KeyError: an example left the sample set
+    assert [(r["qid"], r["outcome"]) for r in asked] == [(r["qid"], "correct") for r in asked]
