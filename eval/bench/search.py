@@ -10,6 +10,10 @@ the index did before, and still does when no population is given).
 A corpus with sidecars (``*.meta.yaml``, the samples) keeps its access lists; any other corpus is ingested
 one top-level folder per group (``pdf``, ``md``, ...), so it has readers of part of it.
 
+``--lexical-only`` times the lexical index alone on an already ingested store (no embedding, no ingest): the
+BM25 of earlier versions (bm25s, precomputed scores, statistics of every row, a mask over the scores) against
+this one, with whole-corpus and with reader statistics.
+
 The script runs on earlier versions of eka too (``PYTHONPATH`` of another checkout) for a before/after
 comparison of ``Retriever.search``: they share the ``--home`` stores (an older lexical index is rebuilt on
 first search, outside the timings).
@@ -17,6 +21,7 @@ first search, outside the timings).
 Usage:
     python -m eval.bench.search samples ../shared/data/engineering-docs --home /tmp/eka-bench \
         --out eval-out/search.json
+    python -m eval.bench.search samples ../shared/data/engineering-docs --home /tmp/eka-bench --lexical-only
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import numpy as np
 
 from assistant.app import Assistant, build_assistant
 from assistant.config import Settings
+from assistant.tokenize import tokenize
 from assistant.types import Principal, SearchMode
 from ingest.pipeline import Ingestor
 
@@ -131,6 +137,60 @@ def bench(corpus: Path, home: Path, questions: list[str], repeat: int) -> dict[s
         assistant.close()
 
 
+def _bm25s_search(model: Any, rows: np.ndarray, query: str, k: int, allowed: np.ndarray | None) -> np.ndarray:
+    """What the lexical index did before: bm25s's scores of every row, then a mask, then the top ``k``."""
+    tokens = [t for t in tokenize(query) if t in model.vocab_dict]
+    if not tokens:
+        return rows[:0]
+    scores = np.asarray(model.get_scores(tokens), dtype=np.float32)
+    if allowed is not None:
+        scores = np.where(np.isin(rows, allowed), scores, 0.0)
+    candidates = np.flatnonzero(scores > 0)
+    if len(candidates) > k:
+        candidates = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
+    return rows[candidates[np.argsort(-scores[candidates], kind="stable")]]
+
+
+def bench_lexical(home: Path, questions: list[str], repeat: int) -> dict[str, Any]:
+    import bm25s
+
+    from assistant.index.lexical import Bm25Index
+
+    assistant = build_assistant(Settings(home=home, _env_file=None))  # type: ignore[call-arg]
+    try:
+        table = assistant.store.index_rows()
+        rows = np.asarray(table.rowids, dtype=np.int64)
+        started = time.perf_counter()
+        model = bm25s.BM25(k1=1.2, b=0.75)
+        model.index([tokenize(p) for p in table.passages], show_progress=False)
+        before_build = time.perf_counter() - started
+        started = time.perf_counter()
+        index = Bm25Index.build(rows, table.passages)
+        after_build = time.perf_counter() - started
+        out: dict[str, Any] = {
+            "chunks": len(rows),
+            "build_s": {"bm25s": round(before_build, 2), "postings": round(after_build, 2)},
+        }
+        for name, principal in _readers(assistant).items():
+            readable = _readable_rows(assistant, principal)
+            allowed = None if len(readable) == len(rows) else readable
+            result: dict[str, Any] = {"readable_chunks": len(readable)}
+            timed: dict[str, Any] = {
+                "before_bm25s_corpus_statistics": partial(_bm25s_search, model, rows),
+                "after_corpus_statistics": partial(index.search, population=None),
+                "after_reader_statistics": partial(index.search, population=allowed),
+            }
+            for label, search in timed.items():
+                if label == "after_corpus_statistics" and allowed is None:
+                    continue  # the same as reader statistics for a reader of everything
+                times = [_timed(partial(search, q, 100, allowed), repeat) for q in questions]
+                result[label] = _summary(times)
+            out[name] = result
+        return out
+    finally:
+        assistant.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="eka search latency with per-reader BM25 statistics")
     parser.add_argument("corpora", type=Path, nargs="+")
@@ -140,12 +200,16 @@ def main() -> None:
     )
     parser.add_argument("--limit", type=int, default=40, help="queries at most")
     parser.add_argument("--repeat", type=int, default=3, help="timings per query (the median counts)")
+    parser.add_argument("--lexical-only", action="store_true", help="time the lexical index alone")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     questions = _questions(args.questions or list(DEFAULT_QUESTIONS), args.limit)
     results = {"queries": len(questions), "repeat": args.repeat}
     for corpus in args.corpora:
-        results[corpus.name] = bench(corpus.resolve(), args.home / corpus.name, questions, args.repeat)
+        if args.lexical_only:
+            results[corpus.name] = bench_lexical(args.home / corpus.name, questions, args.repeat)
+        else:
+            results[corpus.name] = bench(corpus.resolve(), args.home / corpus.name, questions, args.repeat)
     text = json.dumps(results, indent=2)
     print(text)
     if args.out:
