@@ -42,6 +42,7 @@ NOT_COVERED = f"The documents available to you do not cover this. {_CLOSEST}"
 _DOCUMENT_CACHE = 256  # documents kept as text for entity checks
 _DOCUMENT_MENTIONS = 3  # how often a document names an identifier to count as being about it
 _NARROWED_COVERAGE = 0.34  # least share of a question's other words a passage about its entity must hold
+ABORTED = "client disconnected"  # the error of an answer whose client went away before its end
 _PROBE_K = 30  # lexical hits searched for a passage about an entity the first retrieval missed
 # Words of a question that say nothing about its subject ("sometimes", "again"): not counted in coverage.
 _VAGUE = frozenset(
@@ -354,6 +355,33 @@ class AnswerService:
                 return event.result
         raise GeneratorError("the answer ended without a result")  # pragma: no cover - stream always ends
 
+    def _unfinished(
+        self,
+        principal: Principal,
+        base: dict[str, Any],
+        hits: tuple[Hit, ...],
+        pieces: list[str],
+        timings: dict[str, float],
+        generate_started: float,
+        started: float,
+        error: str,
+    ) -> str:
+        """Record an answer that did not finish (failed, or abandoned by its client) and return its id."""
+        timings["generate_ms"] = _ms(generate_started)
+        timings["total_ms"] = _ms(started)
+        record = {
+            **base,
+            "hits": [hit_record(h) for h in hits],
+            "answer": "".join(pieces),
+            "citations": [],
+            "refused": False,
+            "unsupported": [],
+            "timings": timings,
+            "error": error,
+            "aborted": error == ABORTED,
+        }
+        return self.audit.append(principal.user_id, record)
+
     def stream(self, request: AnswerRequest, principal: Principal) -> Iterator[Event]:
         """Answer ``request`` as ``principal``, yielding events as they happen."""
         started = time.perf_counter()
@@ -369,7 +397,6 @@ class AnswerService:
         )
         scoped, hits, evidence = self.sources(query, found, principal, request, k)
         timings["retrieve_ms"] = _ms(t)
-        yield SourcesEvent(query, method, hits)
 
         warnings = tuple(
             f"source [{h.rank}] ({h.document.source}, page {h.chunk.page}) contains text that looks like "
@@ -414,51 +441,54 @@ class AnswerService:
         }
 
         t = time.perf_counter()
-        refusal = self.refusal(scoped, evidence, query)
-        refused_early = refusal is not None
         pieces: list[str] = []
         markers = MarkerFilter(len(hits))
+        # Once the sources are sent, the answer is recorded whatever happens: finished, failed, or abandoned
+        # by a client that disconnects (closing this generator raises GeneratorExit at the pending yield).
         try:
+            yield SourcesEvent(query, method, hits)
+            t = time.perf_counter()
+            refusal = self.refusal(scoped, evidence, query)
+            refused_early = refusal is not None
             for piece in self.compose(question, hits, refusal, markers):
                 timings.setdefault("first_token_ms", _ms(started))
                 pieces.append(piece)
                 yield DeltaEvent(piece)
-        except GeneratorError as err:
             timings["generate_ms"] = _ms(t)
+            ordered = markers.reorder(hits)  # the sources in the answer's numbering: [1] is the first cited
+            refused, checked = self.finish("".join(pieces), ordered, refused_early)
+            # An LLM's own sentences: values and entities its sources do not bear out are dropped (postcheck).
+            reviewed = review(
+                query, refused, checked, ordered, self.settings.support_threshold, self.generator.name
+            )
+            refused, checked = reviewed.refused, reviewed.checked
             timings["total_ms"] = _ms(started)
             record = {
                 **base,
-                "hits": [hit_record(h) for h in markers.reorder(hits)],
-                "answer": "".join(pieces),
-                "citations": [],
-                "refused": False,
-                "unsupported": [],
+                "hits": [hit_record(h) for h in ordered],
+                "answer": checked.text,
+                "citations": [citation_record(c) for c in checked.citations],
+                "refused": refused,
+                "unsupported": list(checked.unsupported),
+                "support_rate": checked.support_rate,
+                "removed_markers": list(checked.removed_markers),
+                "postcheck": reviewed.record(),
                 "timings": timings,
-                "error": str(err),
+                "error": None,
             }
-            err.provenance_id = self.audit.append(principal.user_id, record)
+            provenance_id = self.audit.append(principal.user_id, record)
+        except GeneratorError as err:
+            err.provenance_id = self._unfinished(
+                principal, base, markers.reorder(hits), pieces, timings, t, started, str(err)
+            )
             raise
-        timings["generate_ms"] = _ms(t)
-        hits = markers.reorder(hits)  # the sources in the answer's numbering: [1] is the first cited
-        refused, checked = self.finish("".join(pieces), hits, refused_early)
-        # An LLM's own sentences: values and entities its sources do not bear out are dropped (postcheck.py).
-        reviewed = review(query, refused, checked, hits, self.settings.support_threshold, self.generator.name)
-        refused, checked = reviewed.refused, reviewed.checked
-        timings["total_ms"] = _ms(started)
-        record = {
-            **base,
-            "hits": [hit_record(h) for h in hits],
-            "answer": checked.text,
-            "citations": [citation_record(c) for c in checked.citations],
-            "refused": refused,
-            "unsupported": list(checked.unsupported),
-            "support_rate": checked.support_rate,
-            "removed_markers": list(checked.removed_markers),
-            "postcheck": reviewed.record(),
-            "timings": timings,
-            "error": None,
-        }
-        provenance_id = self.audit.append(principal.user_id, record)
+        except GeneratorExit:
+            self._unfinished(principal, base, markers.reorder(hits), pieces, timings, t, started, ABORTED)
+            raise
+        except Exception as err:
+            reason = f"internal error ({type(err).__name__})"
+            self._unfinished(principal, base, markers.reorder(hits), pieces, timings, t, started, reason)
+            raise
         yield DoneEvent(
             AnswerResult(
                 question,
@@ -466,7 +496,7 @@ class AnswerService:
                 method,
                 checked.text,
                 checked.citations,
-                hits,
+                ordered,
                 refused,
                 checked.unsupported,
                 warnings,

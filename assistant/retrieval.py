@@ -1,7 +1,10 @@
 """Hybrid retrieval: dense (FAISS) and lexical (BM25) candidates, fused, limited to what the caller may read.
 
 Access and metadata filters become a set of allowed chunk row ids *before* either index is searched, so no
-mode can return, rank or count a chunk from a document outside the caller's groups.
+mode can return, rank or count a chunk from a document outside the caller's groups. Nothing the caller cannot
+read changes what the caller sees: dense scores are cosines of the query and one chunk; lexical (BM25)
+statistics are computed over the chunks the caller may read (assistant/index/lexical.py); fusion, reranking
+and relevance only ever see candidates from the allowed set.
 """
 
 from __future__ import annotations
@@ -165,16 +168,18 @@ class Retriever:
         with self._cache_lock:
             catalog = self._catalog_for(snapshot)
             allowed = self._allowed_rows(catalog, principal.groups, filters or {})
+            # BM25 statistics come from every document the caller may read (metadata filters only restrict).
+            readable = self._allowed_rows(catalog, principal.groups, {}) if filters else allowed
         if allowed is not None and not len(allowed):
             return []
         params = self.params
         depth = max(k, params.candidates, params.rerank_depth if self.reranker else 0)
         vector = self.embedder.embed_queries([query])[0] if mode in ("hybrid", "dense") else None
-        ranked = self._combine(self._runs(snapshot, query, vector, depth, allowed, mode), mode)
+        ranked = self._combine(self._runs(snapshot, query, vector, depth, (allowed, readable), mode), mode)
         chunks = _ChunkCache(self.store)
         if params.prf_docs > 0 and ranked:
             ranked = self._feedback_round(
-                snapshot, catalog, chunks, query, vector, ranked, depth, allowed, mode
+                snapshot, catalog, chunks, query, vector, ranked, depth, (allowed, readable), mode
             )
         retriever: Literal["dense", "lexical", "fused", "reranked"] = "fused" if mode == "hybrid" else mode
         maxsim: dict[int, float] = {}
@@ -237,17 +242,19 @@ class Retriever:
         query: str | dict[str, float],
         vector: np.ndarray | None,
         depth: int,
-        allowed: np.ndarray | None,
+        rows: tuple[np.ndarray | None, np.ndarray | None],
         mode: SearchMode,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """One (row ids, scores) run per index, within ``rows`` = (allowed, readable); ``None``: every row."""
+        allowed, readable = rows
         runs = []
         if mode in ("hybrid", "dense") and vector is not None:
             runs.append(snapshot.dense.search(vector, depth, allowed))
         if mode in ("hybrid", "lexical"):
             if isinstance(query, dict):
-                runs.append(snapshot.lexical.search_weighted(query, depth, allowed))
+                runs.append(snapshot.lexical.search_weighted(query, depth, allowed, readable))
             else:
-                runs.append(snapshot.lexical.search(query, depth, allowed))
+                runs.append(snapshot.lexical.search(query, depth, allowed, readable))
         return runs
 
     def _combine(
@@ -272,7 +279,7 @@ class Retriever:
         vector: np.ndarray | None,
         ranked: list[tuple[int, float]],
         depth: int,
-        allowed: np.ndarray | None,
+        rows: tuple[np.ndarray | None, np.ndarray | None],
         mode: SearchMode,
     ) -> list[tuple[int, float]]:
         """Pseudo-relevance feedback: move the dense query towards the top results (Rocchio) and add their
@@ -288,9 +295,9 @@ class Retriever:
             chunks = cache(feedback)
             passages = [self._passage(catalog, chunks[r]) for r in feedback if r in chunks]
             lexical_query = snapshot.lexical.expand(
-                query, passages, params.prf_terms, params.prf_lexical_weight
+                query, passages, params.prf_terms, params.prf_lexical_weight, rows[1]
             )
-        return self._combine(self._runs(snapshot, lexical_query, vector, depth, allowed, mode), mode)
+        return self._combine(self._runs(snapshot, lexical_query, vector, depth, rows, mode), mode)
 
     def _rerank(
         self,

@@ -24,7 +24,7 @@ from assistant.api.schemas import (
     SearchResponse,
     StatsOut,
 )
-from assistant.api.streaming import collect, ndjson
+from assistant.api.streaming import closing_body, collect, ndjson
 from assistant.audit import redact
 from assistant.errors import GeneratorUnavailable, NotFound
 from assistant.filters import Filters, can_read
@@ -138,7 +138,9 @@ def answer(
     events = service.stream(request, caller.principal)
     if body.stream or "application/x-ndjson" in (accept or ""):
         return StreamingResponse(
-            ndjson(events), media_type="application/x-ndjson", headers={"Cache-Control": "no-cache"}
+            closing_body(ndjson(events)),
+            media_type="application/x-ndjson",
+            headers={"Cache-Control": "no-cache"},
         )
     return AnswerResponse.of(collect(events).result)
 

@@ -28,7 +28,7 @@ from assistant.api.schemas import (
     ModelList,
     ModelOut,
 )
-from assistant.api.streaming import collect, sources_footer, sse
+from assistant.api.streaming import closing_body, collect, sources_footer, sse
 from assistant.generation.base import Message
 
 router = APIRouter(prefix="/v1")
@@ -65,7 +65,7 @@ def chat_completions(
     events = service.stream(AnswerRequest(question=question, history=history), caller.principal)
     if body.stream:
         return StreamingResponse(
-            sse(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+            closing_body(sse(events)), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
     result = collect(events).result
     cited = {c.marker for c in result.citations} if not result.refused else set()

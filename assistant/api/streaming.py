@@ -6,8 +6,12 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
+from contextlib import closing
 from typing import Any
+
+import anyio
+from starlette.concurrency import iterate_in_threadpool
 
 from assistant.answering import DeltaEvent, DoneEvent, Event, SourcesEvent
 from assistant.api.schemas import AnswerResponse, HitOut
@@ -42,17 +46,37 @@ def error_event(err: Exception) -> dict[str, Any]:
     }
 
 
-def safe_events(events: Iterator[Event]) -> Iterator[Event | dict[str, Any]]:
+def safe_events(events: Iterator[Event]) -> Generator[Event | dict[str, Any], None, None]:
     """``events``, ending with an error event instead of an exception."""
     try:
-        yield from events
+        yield from events  # closing this generator closes ``events`` too
     except Exception as err:  # every failure becomes an error event, never a cut stream
         yield error_event(err)
 
 
-def ndjson(events: Iterator[Event]) -> Iterator[bytes]:
+async def closing_body(chunks: Generator[bytes, None, None]) -> AsyncIterator[bytes]:
+    """A streamed response body: ``chunks`` pulled in worker threads, and closed however the response ends.
+
+    Starlette abandons a synchronous body when the client disconnects, leaving it to the garbage collector.
+    Closing it at once runs the answer's own cleanup, which records the abandoned answer (answering.py).
+    """
+    try:
+        async for chunk in iterate_in_threadpool(chunks):
+            yield chunk
+    finally:
+        # A worker thread is never still inside ``chunks`` here: a cancelled ``run_sync`` waits for it.
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(chunks.close)
+
+
+def ndjson(events: Iterator[Event]) -> Generator[bytes, None, None]:
     """NDJSON lines: ``sources``, ``delta``..., then ``done`` or ``error``."""
-    for event in safe_events(events):
+    with closing(safe_events(events)) as safe:
+        yield from _ndjson_lines(safe)
+
+
+def _ndjson_lines(events: Iterator[Event | dict[str, Any]]) -> Iterator[bytes]:
+    for event in events:
         if isinstance(event, SourcesEvent):
             body: dict[str, Any] = {
                 "type": "sources",
@@ -99,12 +123,17 @@ def _chunk(
     return f"data: {json.dumps(body, ensure_ascii=False)}\n\n".encode()
 
 
-def sse(events: Iterator[Event]) -> Iterator[bytes]:
+def sse(events: Iterator[Event]) -> Generator[bytes, None, None]:
     """OpenAI chat-completion chunks as server-sent events, ending with ``data: [DONE]``."""
+    with closing(safe_events(events)) as safe:
+        yield from _sse_chunks(safe)
+
+
+def _sse_chunks(events: Iterator[Event | dict[str, Any]]) -> Iterator[bytes]:
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
     yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
-    for event in safe_events(events):
+    for event in events:
         if isinstance(event, SourcesEvent):
             continue
         if isinstance(event, DeltaEvent):

@@ -66,7 +66,10 @@ class DerivedIndexes:
         self.bm25_k1 = bm25_k1
         self.bm25_b = bm25_b
         # What each index was built with; a different recipe on open means a rebuild.
-        self.recipes = {"dense": model_id, "lexical": f"bm25s:k1={bm25_k1}:b={bm25_b}:{TOKENIZER_VERSION}"}
+        self.recipes = {
+            "dense": model_id,
+            "lexical": f"{Bm25Index.kind}:k1={bm25_k1}:b={bm25_b}:{TOKENIZER_VERSION}",
+        }
         self._embed = embed
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
