@@ -9,6 +9,8 @@ with the question the answer says so instead of guessing.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +29,7 @@ REFUSAL_TEXT = "I don't know: the documents available to you do not cover this."
 
 _PIECES = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])|\n+")
 _MAX_PIECE_CHARS = 400
+_VECTOR_CACHE = 20_000  # sentence vectors kept (384 floats each: about 30 MB)
 _MAX_CANDIDATES = 48  # sentences embedded per answer, after a lexical pre-selection
 # A sentence opening with a pronoun ("This ...", "It ...") leans on one that is not quoted.
 _DANGLING = re.compile(r"^(this|that|these|those|it|they|its|their|such)\b", re.IGNORECASE)
@@ -133,6 +136,29 @@ class ExtractiveGenerator:
         self.semantic_weight = semantic_weight
         self.type_weight = type_weight
         self.passage_weight = passage_weight
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """Passage vectors of ``texts``; sentences of popular sources are embedded once (bounded LRU)."""
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            fresh = self.embedder.embed_passages(missing)
+            with self._lock:
+                self._vectors.update(zip(missing, fresh, strict=True))
+                while len(self._vectors) > _VECTOR_CACHE:
+                    self._vectors.popitem(last=False)
+        with self._lock:
+            out = []
+            for text in texts:
+                vector = self._vectors.get(text)
+                if vector is None:  # evicted meanwhile by another thread's answer
+                    vector = self.embedder.embed_passages([text])[0]
+                else:
+                    self._vectors.move_to_end(text)
+                out.append(vector)
+        return np.asarray(out)
 
     def params(self) -> dict[str, Any]:
         return {
@@ -249,7 +275,7 @@ class ExtractiveGenerator:
         if len(candidates) > _MAX_CANDIDATES:  # embed only the lexically most promising sentences
             keep = sorted(np.argsort(-overlap, kind="stable")[:_MAX_CANDIDATES].tolist())
             candidates = [candidates[i] for i in keep]
-        vectors = self.embedder.embed_passages([self._in_context(c, prompt) for c in candidates])
+        vectors = self._embed([self._in_context(c, prompt) for c in candidates])
         scores = self._scores(prompt.question, candidates, vectors, prompt)
         parts = question_parts(prompt.question)
         leads = [int(np.argmax(scores))]

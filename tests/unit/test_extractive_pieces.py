@@ -1,5 +1,7 @@
+import numpy as np
+
 from assistant.citations import content_words
-from assistant.generation.extractive import pieces_of, quotable
+from assistant.generation.extractive import ExtractiveGenerator, pieces_of, quotable
 
 CHUNK = (
     "3 Brakes\n"
@@ -55,3 +57,24 @@ def test_titles_lead_ins_and_unfinished_lines_are_not_quoted() -> None:
     assert not quotable("A static calibration is mandatory after any of the following:", first=False)
     assert quotable("The EPB applies a clamp force of 16 kN per rear wheel.", first=False, heads=heads)
     assert quotable("Program: AU-E7 (Aurelis), model year 2025", first=False, row=True)
+
+
+class _CountingEmbedder:
+    """Embeds each text as a fixed vector and counts how many texts it was asked for."""
+
+    def __init__(self) -> None:
+        self.embedded = 0
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        self.embedded += len(texts)
+        return np.asarray([[float(len(t)), 1.0] for t in texts])
+
+
+def test_sentence_vectors_are_embedded_once_and_kept_in_order() -> None:
+    embedder = _CountingEmbedder()
+    generator = ExtractiveGenerator(embedder)  # type: ignore[arg-type]
+    first = generator._embed(["a b", "c d e", "a b"])
+    again = generator._embed(["c d e", "f"])
+    assert embedder.embedded == 3  # "a b" and "c d e" once each, then only "f"
+    assert first.tolist() == [[3.0, 1.0], [5.0, 1.0], [3.0, 1.0]]
+    assert again.tolist() == [[5.0, 1.0], [1.0, 1.0]]
