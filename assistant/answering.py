@@ -29,7 +29,7 @@ from assistant.filters import Filters
 from assistant.generation.base import Generator, Message
 from assistant.generation.extractive import REFUSAL_TEXT
 from assistant.injection import looks_like_instruction
-from assistant.postcheck import review
+from assistant.postcheck import NOT_COVERED, review
 from assistant.prompts import Template, answer_prompt, load_template
 from assistant.refusal import EvidenceScorer
 from assistant.retrieval import Retriever
@@ -38,7 +38,6 @@ from assistant.store import Store
 from assistant.types import Citation, Hit, Principal, SearchMode
 
 _CLOSEST = "The closest sources are listed below."
-NOT_COVERED = f"The documents available to you do not cover this. {_CLOSEST}"
 _DOCUMENT_CACHE = 256  # documents kept as text for entity checks
 _DOCUMENT_MENTIONS = 3  # how often a document names an identifier to count as being about it
 _NARROWED_COVERAGE = 0.34  # least share of a question's other words a passage about its entity must hold
@@ -48,9 +47,8 @@ _PROBE_K = 30  # lexical hits searched for a passage about an entity the first r
 _VAGUE = frozenset(
     content_words(
         "sometimes itself themselves again few really actually just also always often usually still some "
-        "many "
-        "much very why how what which when where who whom whose does do did has have had been being must "
-        "should can could would will may might there their they them these those its other"
+        "many much very why how what which when where who whom whose does do did has have had been being "
+        "must should can could would will may might there their they them these those its other"
     )
 )
 _WIDEN_TOP = 1  # hits whose neighbouring chunks of the same page or section join the sources

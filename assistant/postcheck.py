@@ -32,6 +32,7 @@ from assistant.types import Hit
 __all__ = ["NOT_COVERED", "VERBATIM", "Review", "review", "source_text", "unsupported_values"]
 
 VERBATIM = frozenset({"extractive"})  # generators that quote their sources: nothing to check here
+# The refusal text of every generator (the answer service imports it from here: postcheck cannot import it).
 NOT_COVERED = "The documents available to you do not cover this. The closest sources are listed below."
 _NON_ANSWER = re.compile(
     r"^\W*(?:i don't know|i do not know)\b"

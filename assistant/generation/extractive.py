@@ -45,7 +45,7 @@ _KIND_WEIGHT = {
     "other": 0.0,
 }
 _CLOSING = ".!?:;,)\"'"
-HEADING_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)*\.?\s*")
+_HEADING_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)*\.?\s*")
 _COHESION = 0.04  # bonus for a sentence from the lead's passage, and again for one next to the lead
 _HEADING_WORD = 0.5  # a question word found only in the sentence's section heading counts this much
 _MINOR_WORD = 0.5  # weight of named identifiers and, in identifier questions, of "part", "number"...
@@ -70,6 +70,11 @@ def quotable(piece: str, first: bool, row: bool = False, heads: frozenset[str] =
     if heads and content_words(piece) <= heads:
         return False
     return not looks_like_instruction(piece)
+
+
+def _heading(candidate: tuple[int, int, str], prompt: Prompt) -> str:
+    """The innermost heading of the section a candidate sentence comes from ("" when it has none)."""
+    return (prompt.sources[candidate[0] - 1].chunk.section or "").rsplit(">", 1)[-1]
 
 
 def pieces_of(text: str) -> list[tuple[str, bool]]:
@@ -127,7 +132,6 @@ class ExtractiveGenerator:
         relative_floor: float = 0.8,
         semantic_weight: float = 0.6,
         type_weight: float = 0.15,
-        passage_weight: float = 0.0,
     ) -> None:
         self.embedder = embedder
         self.model_id = f"extractive:{getattr(embedder, 'model_id', 'embedder')}"
@@ -135,30 +139,23 @@ class ExtractiveGenerator:
         self.relative_floor = relative_floor
         self.semantic_weight = semantic_weight
         self.type_weight = type_weight
-        self.passage_weight = passage_weight
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         """Passage vectors of ``texts``; sentences of popular sources are embedded once (bounded LRU)."""
         with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+            known = {t: self._vectors[t] for t in texts if t in self._vectors}
+            for text in known:
+                self._vectors.move_to_end(text)
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
         if missing:
-            fresh = self.embedder.embed_passages(missing)
+            known.update(zip(missing, self.embedder.embed_passages(missing), strict=True))
             with self._lock:
-                self._vectors.update(zip(missing, fresh, strict=True))
+                self._vectors.update((t, known[t]) for t in missing)
                 while len(self._vectors) > _VECTOR_CACHE:
                     self._vectors.popitem(last=False)
-        with self._lock:
-            out = []
-            for text in texts:
-                vector = self._vectors.get(text)
-                if vector is None:  # evicted meanwhile by another thread's answer
-                    vector = self.embedder.embed_passages([text])[0]
-                else:
-                    self._vectors.move_to_end(text)
-                out.append(vector)
-        return np.asarray(out)
+        return np.asarray([known[t] for t in texts])
 
     def params(self) -> dict[str, Any]:
         return {
@@ -166,7 +163,6 @@ class ExtractiveGenerator:
             "relative_floor": self.relative_floor,
             "semantic_weight": self.semantic_weight,
             "type_weight": self.type_weight,
-            "passage_weight": self.passage_weight,
         }
 
     def _candidates(self, prompt: Prompt) -> list[tuple[int, int, str]]:
@@ -205,16 +201,14 @@ class ExtractiveGenerator:
         """
         sentence = candidate[2]
         words = set(weights) & (content_words(sentence) | expanded(sentence, question))
-        section = prompt.sources[candidate[0] - 1].chunk.section or ""
-        heading = (set(weights) & content_words(section.rsplit(">", 1)[-1])) - words
+        heading = (set(weights) & content_words(_heading(candidate, prompt))) - words
         found = sum(weights[w] for w in words) + _HEADING_WORD * sum(weights[w] for w in heading)
         return found / sum(weights.values())
 
     @staticmethod
     def _in_context(candidate: tuple[int, int, str], prompt: Prompt) -> str:
         """A sentence as it is embedded: after its section heading, which often names what it is about."""
-        section = prompt.sources[candidate[0] - 1].chunk.section or ""
-        leaf = HEADING_NUMBER.sub("", section.rsplit(">", 1)[-1]).strip(" #")
+        leaf = _HEADING_NUMBER.sub("", _heading(candidate, prompt)).strip(" #")
         sentence = candidate[2]
         return f"{leaf}: {sentence}" if leaf and leaf.casefold() not in sentence.casefold() else sentence
 
@@ -226,13 +220,20 @@ class ExtractiveGenerator:
         return fits(kind, candidate[2], question)
 
     def _scores(
-        self, question: str, candidates: list[tuple[int, int, str]], vectors: np.ndarray, prompt: Prompt
+        self,
+        question: str,
+        candidates: list[tuple[int, int, str]],
+        vectors: np.ndarray,
+        prompt: Prompt,
+        overlap: np.ndarray | None = None,
     ) -> np.ndarray:
-        """How well each candidate answers ``question`` (the whole question or one of its parts)."""
-        weights = self._weights(question)
-        if not weights:
-            return np.zeros(len(candidates))
-        overlap = np.asarray([self._overlap(weights, question, c, prompt) for c in candidates])
+        """How well each candidate answers ``question`` (the whole question or one of its parts);
+        ``overlap`` when the caller already has it."""
+        if overlap is None:
+            weights = self._weights(question)
+            if not weights:
+                return np.zeros(len(candidates))
+            overlap = np.asarray([self._overlap(weights, question, c, prompt) for c in candidates])
         cosine = vectors @ self.embedder.embed_queries([question])[0]
         # A small preference for higher-ranked sources breaks ties between similar sentences.
         rank_bonus = np.asarray(
@@ -242,15 +243,8 @@ class ExtractiveGenerator:
         kind = expected(question)
         fit = np.asarray([self._fit(kind, c, prompt, question) for c in candidates])
         dangling = np.asarray([1.0 if _DANGLING.match(c[2]) else 0.0 for c in candidates])
-        # How relevant each sentence's passage is (absolute scale); a neighbour added to the sources has none.
-        known = [h.relevance for h in prompt.sources if h.relevance is not None]
-        floor = min(known, default=0.0)
-        passage = np.asarray(
-            [r if (r := prompt.sources[c[0] - 1].relevance) is not None else floor for c in candidates]
-        )
         return np.asarray(
-            self.passage_weight * passage
-            + self.semantic_weight * cosine
+            self.semantic_weight * cosine
             + (1 - self.semantic_weight) * overlap
             + rank_bonus
             + self.type_weight * _KIND_WEIGHT[kind] * fit
@@ -275,8 +269,9 @@ class ExtractiveGenerator:
         if len(candidates) > _MAX_CANDIDATES:  # embed only the lexically most promising sentences
             keep = sorted(np.argsort(-overlap, kind="stable")[:_MAX_CANDIDATES].tolist())
             candidates = [candidates[i] for i in keep]
+            overlap = overlap[keep]
         vectors = self._embed([self._in_context(c, prompt) for c in candidates])
-        scores = self._scores(prompt.question, candidates, vectors, prompt)
+        scores = self._scores(prompt.question, candidates, vectors, prompt, overlap)
         parts = question_parts(prompt.question)
         leads = [int(np.argmax(scores))]
         if len(parts) > 1:

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.answering import NOT_COVERED, AnswerRequest, AnswerResult, AnswerService
+from assistant.answering import AnswerRequest, AnswerResult, AnswerService
 from assistant.audit import AuditLog
 from assistant.citations import check, content_words, support
 from assistant.config import Settings
@@ -47,6 +47,7 @@ from assistant.embedding import SentenceTransformerEmbedder, model_spec
 from assistant.errors import GeneratorError
 from assistant.generation.base import Generator
 from assistant.passages import passage_text
+from assistant.postcheck import NOT_COVERED
 from assistant.rerank import LateInteractionReranker
 from assistant.tokenize import tokenize
 from assistant.types import Hit, Principal
