@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     ui_port: int = Field(8501, ge=1, le=65535, description="Port of the chat (`eka ui`, `make demo`).")
 
     @property
+    def known_group_set(self) -> frozenset[str]:
+        """The groups of ``known_groups``, lower-cased, with ``public``; empty when none are listed."""
+        listed = {g.strip().lower() for g in self.known_groups.split(",") if g.strip()}
+        return frozenset(listed | {"public"}) if listed else frozenset()
+
+    @property
     def store_path(self) -> Path:
         """The SQLite store."""
         return self.home / "eka.sqlite3"

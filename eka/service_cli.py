@@ -91,7 +91,17 @@ def keys_create(
     ] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Create a key. It is printed once; only its hash is stored."""
+    """Create a key. It is printed once; only its hash is stored.
+
+    When the deployment lists its groups (EKA_KNOWN_GROUPS), a group it does not list is refused: a
+    misspelt group would give a key that silently reads nothing of the group meant.
+    """
+    known = Settings().known_group_set
+    unknown = sorted({g.lower() for g in _split(groups)} - known) if known else []
+    if unknown:
+        raise _fail(
+            f"unknown group(s) {', '.join(unknown)}: EKA_KNOWN_GROUPS lists {', '.join(sorted(known))}"
+        )
     try:
         record, secret = _keys().create(user, _split(groups), _split(roles))
     except ValueError as err:

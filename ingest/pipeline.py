@@ -215,9 +215,7 @@ class Ingestor:
         self.store = assistant.store
         settings = assistant.settings
         self.recipe = f"v{PIPELINE_VERSION}:{settings.chunk_tokens}:{settings.chunk_overlap_tokens}"
-        self.known_groups = frozenset(
-            g.strip().lower() for g in settings.known_groups.split(",") if g.strip()
-        )
+        self.known_groups = settings.known_group_set
 
     def run(
         self,

@@ -71,3 +71,8 @@ def ingested_samples(
     report = Ingestor(assistant).run([SAMPLES])
     assert report.ok, report.to_json()
     return assistant
+
+
+# The shared `eka serve` of the e2e and security tests (tests/server.py), registered here so that one server
+# serves both folders. Imported last: tests/server.py reads SAMPLES and SAMPLE_GROUPS from this module.
+from tests.server import api, api_home, pytest_runtest_makereport  # noqa: E402, F401

@@ -1,6 +1,6 @@
 """The HTTP API as clients use it: the real `eka serve` on loopback, the official openai client, httpx.
 
-Every test talks to the shared server of tests/e2e/conftest.py (sample corpus, one key per persona) except
+Every test talks to the shared server of tests/server.py (sample corpus, one key per persona) except
 the rate-limit test, which starts its own server with a limit of 3 requests a minute.
 """
 
@@ -19,8 +19,8 @@ import pytest
 from openai import OpenAI
 
 from assistant.rights import upload_source
-from tests.e2e.conftest import MAX_BODY_MB, MAX_FILE_MB, Server, create_key, eka, start_server
 from tests.factories import truncated_pdf
+from tests.server import MAX_BODY_MB, MAX_FILE_MB, Server, create_key, eka, start_server
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from eka.ports import in_use
-from tests.e2e.conftest import eka, eka_env, free_port
+from tests.server import eka, eka_env, free_port
 
 pytestmark = pytest.mark.e2e
 

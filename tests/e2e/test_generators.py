@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Server, create_key, free_port, start_server
+from tests.server import Server, create_key, free_port, start_server
 
 pytestmark = pytest.mark.e2e
 

@@ -1,4 +1,4 @@
-"""The real service for e2e tests: samples ingested once, an API key per persona, `eka serve` on loopback.
+"""The real service for e2e and security tests: samples ingested once, a key per persona, `eka serve`.
 
 One server (``api``) is shared by every API test of the session. It runs with small body and upload limits
 (so 413 can be tested without sending megabytes) and a rate limit high enough never to get in the way; the

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Server, eka
 from tests.e2e.test_api_schema import OPENAPI
 from tests.factories import billion_laughs_docx, cut_off_docx, huge_text_node_docx, zip_bomb_docx
+from tests.server import Server, eka
 
 pytestmark = pytest.mark.e2e
 

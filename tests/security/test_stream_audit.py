@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Server, create_key
+from tests.server import Server, create_key
 
 pytestmark = pytest.mark.e2e
 

@@ -8,13 +8,15 @@ only a key with the ``publish`` role writes to ``public``.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
 from assistant.rights import upload_source
-from tests.e2e.conftest import Persona, Server, create_key, eka
+from tests.server import Persona, Server, create_key, eka, eka_env
 
 pytestmark = pytest.mark.e2e
 
@@ -186,6 +188,28 @@ def test_keys_cli_accepts_the_publish_and_admin_roles(api: Server) -> None:
     result = eka(api.home, "keys", "create", "--user", "rita", "--roles", "publish,admin,ingest", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["roles"] == ["admin", "ingest", "publish"]
+
+
+def test_keys_cli_refuses_a_group_the_deployment_does_not_list(tmp_path: Path) -> None:
+    """With EKA_KNOWN_GROUPS set, a misspelt group is refused (a key for it would read nothing meant)."""
+
+    def create(groups: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "eka", "keys", "create", "--user", "kim", "--groups", groups, "--json"],
+            env=eka_env(tmp_path, known_groups="battery,Security"),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    refused = create("battery,securty")
+    assert refused.returncode != 0
+    assert "unknown group(s) securty" in refused.stderr
+    made = create("Battery,security,public")
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["groups"] == ["battery", "public", "security"]
 
 
 # -- finding 5 from the command line: access-list mistakes fail the file, the summary names public ones -----
