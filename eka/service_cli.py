@@ -44,8 +44,17 @@ def serve(
         int | None, typer.Option(help="Port to listen on [default: EKA_API_PORT or 8000].", min=1, max=65535)
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Processes serving the API. They share EKA_HOME (store, keys, audit log, rate limits); "
+            "each loads the model and indexes and picks up every change the others make.",
+            min=1,
+            max=64,
+        ),
+    ] = 1,
 ) -> None:
-    """Run the HTTP API (uvicorn). Models and indexes load once at start-up; /readyz says when."""
+    """Run the HTTP API (uvicorn). Models and indexes load once per process at start-up; /readyz says when."""
     import uvicorn
 
     from eka.ports import in_use, suggest
@@ -62,10 +71,22 @@ def serve(
             code=1,
         )
     try:
-        app = create(settings)
+        app = create(settings)  # also checks the settings now, before any worker starts
     except EkaError as err:
         raise _fail(str(err)) from err
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+        return
+    # Each worker builds its own app from the same environment (uvicorn imports the factory by name).
+    uvicorn.run(
+        "eka.server:create",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=5,
+    )
 
 
 # -- keys ---------------------------------------------------------------------------------------------------

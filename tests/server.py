@@ -117,13 +117,13 @@ class Server:
             _RUNNING.remove(self)
 
 
-def start_server(name: str, home: Path, **settings: str) -> Server:
-    """Start `eka serve` on a free loopback port and wait until /readyz says ready."""
+def start_server(name: str, home: Path, *args: str, **settings: str) -> Server:
+    """Start `eka serve` (with ``args``, e.g. ``--workers 2``) on a free port; wait until /readyz is ready."""
     port = free_port()
     log = home / f"server-{name}.log"
     out = log.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "eka", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "eka", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
         env=eka_env(home, **settings),
         cwd=home,
         stdout=out,

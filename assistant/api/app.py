@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assistant.answering import AnswerService
 from assistant.api import routes_answers, routes_chat, routes_documents
-from assistant.api.deps import RateLimiter, Services, ServicesDep, Uploader
+from assistant.api.deps import Services, ServicesDep, Uploader
 from assistant.api.docs import add_offline_docs
 from assistant.api.unicode import ValidUnicode, replay
 from assistant.app import Assistant, build_assistant
@@ -40,6 +40,7 @@ from assistant.errors import (
 from assistant.filters import FilterError
 from assistant.generation.base import Generator
 from assistant.keys import KeyStore
+from assistant.ratelimit import RateLimiter
 from assistant.types import Principal
 
 log = logging.getLogger(__name__)
@@ -188,7 +189,7 @@ def build_services(
         audit=audit,
         answerers=answerers,
         default_generator=next(iter(made)),
-        limiter=RateLimiter(settings.rate_limit_per_minute),
+        limiter=RateLimiter(settings.home / "ratelimit.sqlite3", settings.rate_limit_per_minute),
         uploader=uploader,
     )
 

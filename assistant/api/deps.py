@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,35 +14,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from assistant.answering import AnswerService
 from assistant.app import Assistant
 from assistant.audit import AuditLog
-from assistant.errors import AccessDenied, RateLimited, Unauthenticated
+from assistant.errors import AccessDenied, Unauthenticated
 from assistant.keys import ApiKey, KeyStore
+from assistant.ratelimit import RateLimiter
 from assistant.types import Principal
 
 # (assistant, saved file, source name, access groups, metadata, uploader's user name) -> results per file
 # (UploadFileResult fields). The ingest pipeline lives outside the library (dependencies point one way), so
 # `eka serve` passes it in.
 Uploader = Callable[[Assistant, Path, str, list[str], dict[str, str], str], list[dict[str, Any]]]
-
-
-class RateLimiter:
-    """A token bucket per API key: ``per_minute`` requests, refilled continuously."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.capacity = float(per_minute)
-        self.rate = per_minute / 60.0
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, key: str) -> None:
-        """Spend one token of ``key``; raises RateLimited when none is left."""
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - last) * self.rate)
-            if tokens < 1.0:
-                self._buckets[key] = (tokens, now)
-                raise RateLimited("rate limit exceeded for this API key", (1.0 - tokens) / self.rate)
-            self._buckets[key] = (tokens - 1.0, now)
 
 
 @dataclass
@@ -65,6 +44,7 @@ class Services:
             answerer.generator.close()
         self.keys.close()
         self.audit.close()
+        self.limiter.close()
         self.assistant.close()
 
 
