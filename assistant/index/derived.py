@@ -77,6 +77,8 @@ class DerivedIndexes:
         embed: embeds passages whose vectors are not cached yet (only needed after a model change).
         compact_rows: a delta is compacted once it holds more rows than this and than ``compact_fraction``
             of the full index.
+        background: compact on a background thread (the snapshot is swapped when done); ``False`` compacts
+            on the updating thread (tests).
     """
 
     def __init__(
@@ -89,6 +91,7 @@ class DerivedIndexes:
         bm25_b: float = 0.75,
         compact_rows: int = COMPACT_ROWS,
         compact_fraction: float = COMPACT_FRACTION,
+        background: bool = True,
     ) -> None:
         self.store = store
         self.folder = folder
@@ -97,6 +100,8 @@ class DerivedIndexes:
         self.bm25_b = bm25_b
         self.compact_rows = compact_rows
         self.compact_fraction = compact_fraction
+        self.background = background
+        self._compactor: threading.Thread | None = None
         # What each index was built with; a different recipe on open means a rebuild.
         self.recipes = {
             "dense": model_id,
@@ -123,7 +128,14 @@ class DerivedIndexes:
             if snapshot is not None and snapshot.generation != self.store.generation():
                 snapshot = self._catch_up(snapshot)
             self._snapshot = snapshot or self._rebuild()
+            self._maybe_compact()
             return self._snapshot
+
+    def settle(self) -> None:
+        """Wait for a background compaction, if one is running."""
+        compactor = self._compactor
+        if compactor is not None:
+            compactor.join()
 
     def rebuild(self) -> Snapshot:
         """Rebuild both indexes from the store, unconditionally."""
@@ -216,24 +228,71 @@ class DerivedIndexes:
         return Snapshot(changes.generation, dense, lexical)
 
     def _persist(self, name: str, index: _D, generation: int) -> _D:
-        """Record an updated index: its delta over the known base, or (compacted) a new full version."""
+        """Record an updated index: its delta over the known base, or a full version when there is none."""
         base = self._bases.get(name)
         shares = base is not None and type(base.index) is type(index) and index.shares_base(base.index)  # type: ignore[arg-type]
-        threshold = max(self.compact_rows, self.compact_fraction * index.main_size())
-        if (
-            base is None
-            or not shares
-            or not (self.folder / base.path).is_dir()
-            or index.delta_size() > threshold
-        ):
-            if shares and index.delta_size():
-                self.compactions += 1
-                log.info("compacting the %s index (%s delta rows)", name, index.delta_size())
+        if base is None or not shares or not (self.folder / base.path).is_dir():
             compact = index.compacted()
             self._publish(name, compact, generation)
             return compact
         self._publish(name, index, generation, base)
         return index
+
+    # -- compacting ----------------------------------------------------------------------------------------
+
+    def _oversized(self, index: Derived) -> bool:
+        return index.delta_size() > max(self.compact_rows, self.compact_fraction * index.main_size())
+
+    def _maybe_compact(self) -> None:
+        """Fold a delta that grew past its size into a new full version (called holding the lock)."""
+        snapshot = self._snapshot
+        if snapshot is None or not (self._oversized(snapshot.dense) or self._oversized(snapshot.lexical)):
+            return
+        if not self.background:
+            self._compact(snapshot, locked=True)
+        elif self._compactor is None or not self._compactor.is_alive():
+            self._compactor = threading.Thread(
+                target=self._compact, args=(snapshot,), name="eka-compact", daemon=True
+            )
+            self._compactor.start()
+
+    def _compact(self, snapshot: Snapshot, locked: bool = False) -> None:
+        """Merge and write outside the lock (searches and updates go on), then swap in under it, applying
+        again any update that came meanwhile.
+
+        Holds a second copy of the index being compacted until the swap (the old one serves meanwhile).
+        """
+        started = time.perf_counter()
+        done: dict[str, Derived] = {}
+        written: dict[str, tuple[Path, str]] = {}
+        try:
+            for name, index in (("dense", snapshot.dense), ("lexical", snapshot.lexical)):
+                if self._oversized(index):
+                    log.info("compacting the %s index (%s delta rows)", name, index.delta_size())
+                    done[name] = index.compacted()
+                    written[name] = self._write(name, done[name], snapshot.generation)
+            with contextlib.nullcontext() if locked else self._lock:
+                for name, (tmp, final_name) in list(written.items()):
+                    self._commit(name, done[name], snapshot.generation, tmp, final_name)
+                    written.pop(name)  # committed: no temp folder left to remove
+                dense, lexical = done.get("dense", snapshot.dense), done.get("lexical", snapshot.lexical)
+                assert isinstance(dense, FaissIndex) and isinstance(lexical, Bm25Index)
+                compacted: Snapshot | None = Snapshot(snapshot.generation, dense, lexical)
+                if self._snapshot is not snapshot:  # updates came meanwhile: apply them again on top
+                    assert compacted is not None
+                    compacted = self._catch_up(compacted)
+                if compacted is None:
+                    log.info("a compaction could not catch up with the store; the next update compacts again")
+                    return
+                self._snapshot = compacted
+                self.compactions += len(done)
+                self._collect_garbage()
+            log.info("compacted %s in %.2fs", ", ".join(done), time.perf_counter() - started)
+        except Exception:  # the delta stays valid: a failed compaction costs nothing but a retry
+            log.exception("compacting the indexes failed")
+        finally:
+            for tmp, _final_name in written.values():
+                shutil.rmtree(tmp, ignore_errors=True)
 
     # -- building ------------------------------------------------------------------------------------------
 
@@ -281,6 +340,13 @@ class DerivedIndexes:
         Returns:
             False when the store moved past ``generation`` meanwhile (the version is then not recorded).
         """
+        tmp, final_name = self._write(name, index, generation, base)
+        return self._commit(name, index if base is None else None, generation, tmp, final_name)
+
+    def _write(
+        self, name: str, index: Derived, generation: int, base: _Base | None = None
+    ) -> tuple[Path, str]:
+        """Write a version into a temporary folder (which garbage collection leaves alone while we live)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         kind = "delta" if base is not None else "full"
         final_name = f"{name}-g{generation}-{kind}-{uuid.uuid4().hex[:8]}"
@@ -293,13 +359,21 @@ class DerivedIndexes:
                 index.save_delta(tmp)
                 pointer = {"path": base.path, "sha256": base.sha256}
                 (tmp / BASE_FILE).write_text(json.dumps(pointer), encoding="utf-8")
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return tmp, final_name
+
+    def _commit(self, name: str, full: Derived | None, generation: int, tmp: Path, final_name: str) -> bool:
+        """Fsync and rename a written version into place and record it; a full one becomes the base."""
+        try:
             publish_dir(tmp, self.folder / final_name)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         digest = dir_digest(self.folder / final_name)
-        if base is None:
-            self._bases[name] = _Base(final_name, digest, index)
+        if full is not None:
+            self._bases[name] = _Base(final_name, digest, full)
         return self.store.record_derived(
             DerivedRecord(name, generation, final_name, digest, self.recipes[name])
         )

@@ -64,8 +64,12 @@ def _texts(rng: np.random.Generator, n: int, extra: str = "") -> list[str]:
     return [" ".join(f"w{w}" for w in row) + extra for row in words]
 
 
-def run(chunks: int, home: Path, uploads: int) -> dict[str, Any]:
-    """Build a store of ``chunks`` synthetic chunks and time ``uploads`` uploads until searchable."""
+def run(chunks: int, home: Path, uploads: int, delta_rows: int = 0) -> dict[str, Any]:
+    """Build a store of ``chunks`` synthetic chunks and time ``uploads`` uploads until searchable.
+
+    With ``delta_rows``, that many more chunks are stored and indexed (untimed) after the first build, so the
+    timed uploads land on an index with a delta of that size (and may cross the compaction threshold).
+    """
     shutil.rmtree(home, ignore_errors=True)
     settings = Settings(home=home, reranker="none", _env_file=None)  # type: ignore[call-arg]
     assistant = build_assistant(settings)
@@ -78,6 +82,9 @@ def run(chunks: int, home: Path, uploads: int) -> dict[str, Any]:
     started = time.perf_counter()
     assistant.retriever.search("w1 w2", READER, k=5, mode="lexical")  # the first build, and the model
     first = time.perf_counter() - started
+    for d in range(delta_rows // 100):
+        _document(assistant.store, model_id, f"late{d:06d}", _texts(rng, 100), rng)
+    assistant.indexes.current()
     times, writes, updates = [], [], []
     for u in range(uploads):
         marker = f"zqmarker{u}"
@@ -97,6 +104,7 @@ def run(chunks: int, home: Path, uploads: int) -> dict[str, Any]:
     assistant.close()
     return {
         "chunks": chunks,
+        "delta_rows": delta_rows,
         "store_seconds": round(stored, 1),
         "first_search_seconds": round(first, 2),
         "upload_write_seconds": [round(t, 3) for t in writes],
@@ -116,9 +124,10 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, nargs="+", default=[10_000])
     parser.add_argument("--home", type=Path, required=True, help="a scratch folder (emptied)")
     parser.add_argument("--uploads", type=int, default=3)
+    parser.add_argument("--delta-rows", type=int, default=0, help="chunks added after the first build")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    results = [run(n, args.home / str(n), args.uploads) for n in args.chunks]
+    results = [run(n, args.home / str(n), args.uploads, args.delta_rows) for n in args.chunks]
     text = json.dumps(results, indent=2)
     print(text)
     if args.out:

@@ -149,6 +149,7 @@ def test_a_compacted_index_searches_like_its_delta(
     (tmp_path / "more").mkdir()
     (tmp_path / "more" / "extra.md").write_text("# Extra\n\nCaliper bracket bolts.\n")
     assert Ingestor(assistant).run([tmp_path / "more"]).ok
+    assistant.indexes.settle()  # compaction runs on a background thread
     assert assistant.indexes.compactions == 2  # dense and lexical folded into new full versions
     record = assistant.store.derived("dense")
     assert record is not None and not (assistant.settings.index_dir / record.path / "base.json").exists()
@@ -156,6 +157,8 @@ def test_a_compacted_index_searches_like_its_delta(
     assert extra is not None
     assistant.store.remove_document(extra.document.doc_id)
     assert _results(assistant) == changed["results"]
+    assistant.indexes.settle()
+    assert _results(assistant) == changed["results"]  # compacted again after the removal
     assert assistant.indexes.rebuilds == 0
     assert make_assistant().indexes.verify() == []
 
@@ -190,3 +193,25 @@ def test_an_index_older_than_the_change_log_is_rebuilt(changed: dict[str, Any]) 
     results, rebuilds, updates = changed["stale"]
     assert results == changed["results"]
     assert (rebuilds, updates) == (1, 0)
+
+
+def test_a_compaction_overtaken_by_an_update_applies_the_update_again(
+    changed: dict[str, Any], make_assistant: Callable[..., Assistant], tmp_path: Path
+) -> None:
+    assistant = _reopen(changed, make_assistant, tmp_path)
+    started_on = assistant.indexes.current()  # base + delta, below the compaction size
+    (tmp_path / "more").mkdir()
+    (tmp_path / "more" / "extra.md").write_text("# Extra\n\nCaliper bracket bolts.\n")
+    assert Ingestor(assistant).run([tmp_path / "more"]).ok  # an update lands while the compaction runs
+    assistant.indexes.compact_rows, assistant.indexes.compact_fraction = 0, 0.0
+    assistant.indexes._compact(started_on)  # ... and the compaction of the older snapshot finishes now
+    assert assistant.indexes.compactions == 2
+    hits = assistant.retriever.search("caliper bracket bolts", READERS[0], k=1, mode="lexical")
+    assert hits[0].document.source == "extra.md"
+    extra = assistant.store.document_by_source("extra.md")
+    assert extra is not None
+    assistant.store.remove_document(extra.document.doc_id)
+    assert _results(assistant) == changed["results"]
+    assistant.indexes.settle()
+    assert assistant.indexes.rebuilds == 0
+    assert assistant.indexes.verify() == []
