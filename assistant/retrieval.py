@@ -22,7 +22,7 @@ from assistant.index.derived import DerivedIndexes, Snapshot
 from assistant.lru import SizedLRU
 from assistant.passages import passage_text
 from assistant.rerank import LateInteractionReranker, Reranker
-from assistant.store import Store
+from assistant.store import Store, StoreChanges
 from assistant.types import Chunk, Document, Hit, Principal, SearchMode
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,37 @@ class Catalog:
     rowids: np.ndarray
     row_doc: np.ndarray  # index into doc_order for every row
     doc_order: list[str]
+
+
+def _updated_catalog(catalog: Catalog, changes: StoreChanges) -> Catalog:
+    """The catalog with the changed documents and their rows replaced (a pass over the row arrays, no store
+    scan: the catalog of a million chunks is not read again after every upload)."""
+    documents = dict(catalog.documents)
+    for doc_id, stored in changes.documents.items():
+        if stored is None:
+            documents.pop(doc_id, None)
+        else:
+            documents[doc_id] = stored.document
+    doc_order = sorted(documents)
+    position = {d: i for i, d in enumerate(doc_order)}
+    remap = np.asarray([position.get(d, -1) for d in catalog.doc_order] + [-1], dtype=np.int64)
+    added = changes.rows.rowids
+    gone = np.union1d(changes.removed, added)
+    keep = np.ones(len(catalog.rowids), dtype=bool)
+    at = np.searchsorted(catalog.rowids, gone)
+    inside = at < len(catalog.rowids)
+    at = at[inside]
+    keep[at[catalog.rowids[at] == gone[inside]]] = False
+    rowids, row_doc = catalog.rowids[keep], remap[catalog.row_doc[keep]]
+    where = np.searchsorted(rowids, added)
+    added_doc = np.asarray([position.get(d, -1) for d in changes.rows.doc_ids], dtype=np.int64)
+    return Catalog(
+        changes.generation,
+        documents,
+        np.insert(rowids, where, added),
+        np.insert(row_doc, where, added_doc),
+        doc_order,
+    )
 
 
 def fuse_minmax(runs: list[tuple[np.ndarray, np.ndarray]], weights: list[float]) -> dict[int, float]:
@@ -355,12 +386,16 @@ class Retriever:
         catalog = self._catalog
         if catalog is not None and catalog.generation == snapshot.generation:
             return catalog
-        documents = {s.document.doc_id: s.document for s in self.store.documents()}
-        rowids, doc_ids = self.store.row_documents()
-        doc_order = sorted(documents)
-        position = {d: i for i, d in enumerate(doc_order)}
-        row_doc = np.asarray([position.get(d, -1) for d in doc_ids], dtype=np.int64)
-        catalog = Catalog(snapshot.generation, documents, rowids, row_doc, doc_order)
+        changes = self.store.changes_since(catalog.generation) if catalog is not None else None
+        if catalog is not None and changes is not None:
+            catalog = _updated_catalog(catalog, changes)
+        else:
+            documents = {s.document.doc_id: s.document for s in self.store.documents()}
+            rowids, doc_ids = self.store.row_documents()
+            doc_order = sorted(documents)
+            position = {d: i for i, d in enumerate(doc_order)}
+            row_doc = np.asarray([position.get(d, -1) for d in doc_ids], dtype=np.int64)
+            catalog = Catalog(snapshot.generation, documents, rowids, row_doc, doc_order)
         self._catalog = catalog
         self._allowed.clear()
         return catalog

@@ -1,7 +1,9 @@
 """The source of truth: SQLite (WAL) holding documents, chunks, access lists and embedding vectors.
 
-Every change to documents or chunks happens in one transaction that also bumps the store's *generation*.
-Derived indexes (FAISS, BM25) record the generation they were built from; a mismatch means "rebuild".
+Every change to documents or chunks happens in one transaction that also bumps the store's *generation* and
+writes what changed into the change log (the documents touched and the chunk row ids they lost). Derived
+indexes (FAISS, BM25) record the generation they were built from and catch up by applying the logged changes
+since (:meth:`Store.changes_since`); when the log does not reach back that far they are rebuilt.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from assistant.types import Chunk, Document
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+# Generations of changes kept in the log: an index further behind than this is rebuilt.
+LOG_KEEP = 10_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -63,6 +67,12 @@ CREATE TABLE IF NOT EXISTS embeddings (
     text_hash TEXT NOT NULL,
     vector BLOB NOT NULL,
     PRIMARY KEY (model_id, text_hash)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes (
+    generation INTEGER NOT NULL,
+    doc_id TEXT NOT NULL,
+    removed BLOB NOT NULL,
+    PRIMARY KEY (generation, doc_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS derived (
     name TEXT PRIMARY KEY,
@@ -107,6 +117,23 @@ class IndexRows:
     passages: list[str]
 
 
+@dataclass(frozen=True, slots=True)
+class StoreChanges:
+    """What changed in the store after some generation, read in one transaction.
+
+    ``removed`` are the chunk row ids the touched documents lost (some may have been added again);
+    ``rows`` are the touched documents' chunks as they are now; ``documents`` maps every touched document
+    id to its current row (``None``: removed). ``total`` is the store's chunk count at ``generation``.
+    """
+
+    since: int
+    generation: int
+    removed: np.ndarray
+    rows: IndexRows
+    documents: dict[str, StoredDocument | None]
+    total: int
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -135,6 +162,10 @@ class Store:
             self._db.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
+            # Changes are logged from here on (a store from before the log has none for older generations).
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta SELECT 'log_floor', value FROM meta WHERE key = 'generation'"
+            )
 
     def close(self) -> None:
         """Close the connection."""
@@ -153,8 +184,24 @@ class Store:
                 raise
             self._db.execute("COMMIT")
 
-    def _bump(self, db: sqlite3.Connection) -> None:
+    def _bump(self, db: sqlite3.Connection, touched: dict[str, list[int]]) -> None:
+        """Advance the generation and log which documents changed and which chunk rows they lost."""
         db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+        generation = int(db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+        db.executemany(
+            "INSERT INTO changes VALUES (?,?,?)",
+            [(generation, d, np.asarray(r, dtype=np.int64).tobytes()) for d, r in touched.items()],
+        )
+        if generation % 100 == 0 and generation > LOG_KEEP:
+            db.execute("DELETE FROM changes WHERE generation <= ?", (generation - LOG_KEEP,))
+            db.execute(
+                "UPDATE meta SET value = max(CAST(value AS INTEGER), ?) WHERE key = 'log_floor'",
+                (generation - LOG_KEEP,),
+            )
+
+    @staticmethod
+    def _rows_of(db: sqlite3.Connection, doc_id: str) -> list[int]:
+        return [r[0] for r in db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
 
     # -- reads ---------------------------------------------------------------------------------------------
 
@@ -269,21 +316,66 @@ class Store:
 
     def index_rows(self) -> IndexRows:
         """All chunks in row order with the passage text the indexes are built from."""
-        rowids: list[int] = []
-        doc_ids: list[str] = []
-        hashes: list[str] = []
-        passages: list[str] = []
         with self._lock:
-            cursor = self._db.execute(
-                "SELECT c.id, c.doc_id, c.embed_hash, c.text, c.section, d.title "
-                "FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.id"
+            return _index_rows(
+                self._db.execute(
+                    "SELECT c.id, c.doc_id, c.embed_hash, c.text, c.section, d.title "
+                    "FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.id"
+                )
             )
-            for rowid, doc_id, embed_hash, text, section, title in cursor:
-                rowids.append(rowid)
-                doc_ids.append(doc_id)
-                hashes.append(embed_hash)
-                passages.append(passage_text(title, section, text))
-        return IndexRows(np.asarray(rowids, dtype=np.int64), doc_ids, hashes, passages)
+
+    def changes_since(self, generation: int) -> StoreChanges | None:
+        """What changed after ``generation``, up to now; ``None`` when the log does not reach back that far.
+
+        Example:
+            >>> changes = store.changes_since(record.generation)  # doctest: +SKIP
+            >>> changes.removed, changes.rows.rowids  # doctest: +SKIP
+            (array([17, 18]), array([42, 43, 44]))
+        """
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN")  # one read snapshot: the log, the documents and the chunks agree
+            try:
+                meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+                now, floor = int(meta["generation"]), int(meta["log_floor"])
+                if generation < floor or generation > now:
+                    return None
+                removed: list[np.ndarray] = []
+                doc_ids: set[str] = set()
+                for doc_id, blob in db.execute(
+                    "SELECT doc_id, removed FROM changes WHERE generation > ?", (generation,)
+                ):
+                    doc_ids.add(doc_id)
+                    removed.append(np.frombuffer(blob, dtype=np.int64))
+                ordered = sorted(doc_ids)
+                documents: dict[str, StoredDocument | None] = dict.fromkeys(ordered)
+                parts: list[IndexRows] = []
+                for start in range(0, len(ordered), 500):
+                    part = ordered[start : start + 500]
+                    marks = ",".join("?" * len(part))
+                    for row in db.execute(f"SELECT * FROM documents WHERE doc_id IN ({marks})", part):  # noqa: S608
+                        documents[row["doc_id"]] = _stored(row)
+                    parts.append(
+                        _index_rows(
+                            db.execute(
+                                "SELECT c.id, c.doc_id, c.embed_hash, c.text, c.section, d.title "  # noqa: S608
+                                f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.doc_id IN ({marks})",
+                                part,
+                            )
+                        )
+                    )
+                total = int(db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+            finally:
+                db.execute("COMMIT")
+        rows = _concat_rows(parts)
+        return StoreChanges(
+            generation,
+            now,
+            np.unique(np.concatenate(removed)) if removed else np.zeros(0, dtype=np.int64),
+            rows,
+            documents,
+            total,
+        )
 
     def row_documents(self) -> tuple[np.ndarray, list[str]]:
         """Every chunk row id (ascending) with its document id."""
@@ -312,6 +404,11 @@ class Store:
         """Insert or replace a document and all its chunks and new vectors, atomically."""
         doc = stored.document
         with self._write() as db:
+            old = db.execute(
+                "SELECT doc_id FROM documents WHERE doc_id = ? OR source = ?", (doc.doc_id, doc.source)
+            ).fetchall()
+            touched = {r[0]: self._rows_of(db, r[0]) for r in old}
+            touched.setdefault(doc.doc_id, [])
             db.execute("DELETE FROM documents WHERE doc_id = ? OR source = ?", (doc.doc_id, doc.source))
             db.execute(
                 "INSERT INTO documents (doc_id, source, root, sha256, meta_hash, recipe, title, mime,"
@@ -354,7 +451,7 @@ class Store:
                 "INSERT OR IGNORE INTO embeddings VALUES (?,?,?)",
                 [(model_id, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()],
             )
-            self._bump(db)
+            self._bump(db, touched)
 
     def update_metadata(
         self, doc_id: str, title: str, metadata: dict[str, Any], acl: frozenset[str], meta_hash: str
@@ -371,7 +468,8 @@ class Store:
                     doc_id,
                 ),
             )
-            self._bump(db)
+            # The title is part of every passage: the document's rows are indexed again.
+            self._bump(db, {doc_id: self._rows_of(db, doc_id)})
 
     def remove_document(self, doc_id: str) -> None:
         """Delete a document and its chunks (cached embeddings stay for reuse).
@@ -380,9 +478,10 @@ class Store:
             NotFound: no document has this id.
         """
         with self._write() as db:
+            rows = self._rows_of(db, doc_id)
             if db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,)).rowcount == 0:
                 raise NotFound(f"no document {doc_id!r}")
-            self._bump(db)
+            self._bump(db, {doc_id: rows})
 
     def put_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
         """Add embeddings to the cache (used when the indexes are rebuilt for a new model)."""
@@ -414,6 +513,34 @@ class Store:
             problems = [r[0] for r in self._db.execute("PRAGMA integrity_check") if r[0] != "ok"]
             problems += [f"dangling row in {r[0]}" for r in self._db.execute("PRAGMA foreign_key_check")]
         return problems
+
+
+def _index_rows(cursor: Iterable[sqlite3.Row]) -> IndexRows:
+    rowids: list[int] = []
+    doc_ids: list[str] = []
+    hashes: list[str] = []
+    passages: list[str] = []
+    for rowid, doc_id, embed_hash, text, section, title in cursor:
+        rowids.append(rowid)
+        doc_ids.append(doc_id)
+        hashes.append(embed_hash)
+        passages.append(passage_text(title, section, text))
+    return IndexRows(np.asarray(rowids, dtype=np.int64), doc_ids, hashes, passages)
+
+
+def _concat_rows(parts: Sequence[IndexRows]) -> IndexRows:
+    """Several row sets as one, in row order."""
+    rowids = np.concatenate([p.rowids for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+    order = np.argsort(rowids, kind="stable").tolist()
+    doc_ids = [d for p in parts for d in p.doc_ids]
+    hashes = [h for p in parts for h in p.embed_hashes]
+    passages = [t for p in parts for t in p.passages]
+    return IndexRows(
+        rowids[order] if len(order) else rowids,
+        [doc_ids[i] for i in order],
+        [hashes[i] for i in order],
+        [passages[i] for i in order],
+    )
 
 
 def _stored(row: sqlite3.Row) -> StoredDocument:

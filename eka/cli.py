@@ -361,6 +361,12 @@ def index_stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON
                 "model_id": record.model_id,
                 "current": record.generation == counts["generation"],
             }
+            if (folder / "base.json").is_file():  # a delta over a full version
+                base = assistant.settings.index_dir / json.loads((folder / "base.json").read_text())["path"]
+                derived[name]["base"] = str(base)
+                derived[name]["base_bytes"] = (
+                    sum(f.stat().st_size for f in base.iterdir()) if base.is_dir() else 0
+                )
     data = {
         "home": str(assistant.settings.home.resolve()),
         "model_id": assistant.spec.model_id,
