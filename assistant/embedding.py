@@ -18,11 +18,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from assistant.errors import ConfigError
+from assistant.lru import SizedLRU
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
+
+# Recent query vectors: one answer asks for the same query's vector several times (search, a lexical probe,
+# the refusal evidence); each repeat would be a second encoder pass.
+QUERY_CACHE_ENTRIES = 1024
+QUERY_CACHE_BYTES = 4 * 1024 * 1024
 
 # Nothing may reach for a model hub at run time: the weights come from installed packages.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -113,6 +119,9 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self._model: SentenceTransformer | None = None
         self._load_lock = threading.Lock()
+        self._queries = SizedLRU[str, np.ndarray](
+            QUERY_CACHE_ENTRIES, QUERY_CACHE_BYTES, lambda text, vector: 64 + len(text) + vector.nbytes
+        )
 
     @property
     def loaded(self) -> bool:
@@ -158,8 +167,19 @@ class SentenceTransformerEmbedder:
         return self._encode(texts, self.spec.passage_prefix, progress)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed queries (with the model's query prefix)."""
-        return self._encode(texts, self.spec.query_prefix, None)
+        """Embed queries (with the model's query prefix); recent queries come from a small cache."""
+        known = {t: v for t in set(texts) if (v := self._queries.get(t)) is not None}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            encoded = self._encode(missing, self.spec.query_prefix, None)
+            for text, row in zip(missing, encoded, strict=True):
+                vector = row.copy()
+                vector.setflags(write=False)
+                self._queries.put(text, vector)
+                known[text] = vector
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.vstack([known[t] for t in texts])
 
 
 class TokenCounter:

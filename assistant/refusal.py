@@ -2,27 +2,30 @@
 says the documents do not cover the question instead of answering.
 
 The fused and reranked scores are normalised per query (the best hit always scores near 1), so they cannot
-tell "found it" from "found the least bad passage". The evidence here is absolute: the mean of two
-similarities between the query and what was retrieved, both on a cosine scale (about 0.3 for unrelated text,
-0.8 and more for a passage that states the answer):
+tell "found it" from "found the least bad passage". The evidence here is absolute: the best relevance
+(assistant/relevance.py) among the hits an answer would use, where a hit's relevance is the mean of
 
-- *dense*: the best cosine between the query vector and a hit's stored passage vector;
-- *late interaction*: the MaxSim of the query and the top hit's passage (each query token's best cosine with
-  a passage token, averaged over the query tokens), which notices when some words of the question, such as a
-  model name, a quantity or a campaign id, match nothing in the passage.
+- *dense*: the cosine between the query vector and the hit's stored passage vector ("about the same thing");
+- *lexical coverage*: the share of the question's content words found in the hit's passage, which notices
+  when some words of the question, such as a model name, a quantity or a campaign id, match nothing there.
 
-The rule and its threshold (``EKA_REFUSAL_THRESHOLD``) were calibrated on the dev questions against dense
-alone, lexical coverage (plain and IDF-weighted), late interaction alone and their combinations
-(``python -m eval.bench.answer --calibrate``; the table is in docs/answering.md).
+Neither part runs the encoder again: the query vector is the one the search computed (the embedder keeps
+recent query vectors), the passage vectors are stored, and coverage is a set intersection. The rule and its
+threshold (``EKA_REFUSAL_THRESHOLD``) were calibrated on the dev questions against dense alone, lexical
+coverage (plain and IDF-weighted), late interaction and their combinations (``python -m eval.bench.answer
+--calibrate``; the table is in docs/answering.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from assistant.embedding import Embedder, SentenceTransformerEmbedder
+from assistant import relevance
+from assistant.citations import content_words
+from assistant.embedding import Embedder
 from assistant.passages import passage_text
-from assistant.rerank import LateInteractionReranker
 from assistant.store import Store
 from assistant.types import Hit
 
@@ -32,50 +35,37 @@ class EvidenceScorer:
 
     Args:
         store: the store holding the hits' passage vectors.
-        embedder: embeds the query; its token vectors give the late-interaction part (an embedder without
-            token vectors, such as a test fake, gives the dense part alone).
+        embedder: embeds the query (a repeat of the search's own query comes from its cache).
         model_id: the embedding model whose stored vectors are compared.
-        late_interaction: include the late-interaction part (the calibrated rule); ``False`` is dense only.
 
     Example:
         >>> EvidenceScorer(store, embedder, model_id).evidence("pad wear limit", hits)  # doctest: +SKIP
         0.71
     """
 
-    def __init__(
-        self, store: Store, embedder: Embedder, model_id: str, late_interaction: bool = True
-    ) -> None:
+    def __init__(self, store: Store, embedder: Embedder, model_id: str) -> None:
         self.store = store
         self.embedder = embedder
         self.model_id = model_id
-        self.late = (
-            LateInteractionReranker(embedder)
-            if late_interaction and isinstance(embedder, SentenceTransformerEmbedder)
-            else None
-        )
 
-    def dense(self, query: str, hits: tuple[Hit, ...] | list[Hit]) -> float:
-        """The best cosine similarity between ``query`` and a hit's stored passage vector (0 with no hits)."""
+    def relevances(self, query: str, hits: Sequence[Hit]) -> list[float]:
+        """The relevance of each hit that has a stored vector (assistant/relevance.py), in hit order."""
         if not hits:
-            return 0.0
+            return []
         vectors = self.store.chunk_vectors(self.model_id, [h.chunk.chunk_id for h in hits])
         if not vectors:
-            return 0.0
+            return []
         query_vector = self.embedder.embed_queries([query])[0]
-        return float(max(np.dot(v, query_vector) for v in vectors.values()))
+        words = content_words(query)
+        out = []
+        for hit in hits:
+            vector = vectors.get(hit.chunk.chunk_id)
+            if vector is None:
+                continue
+            passage = passage_text(hit.document.title, hit.chunk.section, hit.chunk.text)
+            out.append(relevance.of(float(np.dot(vector, query_vector)), relevance.coverage(words, passage)))
+        return out
 
-    def late_interaction(self, query: str, hit: Hit) -> float:
-        """MaxSim of ``query`` and ``hit``'s passage (title and section path in front, as indexed)."""
-        if self.late is None:
-            raise ValueError("this scorer has no late-interaction part")
-        passage = passage_text(hit.document.title, hit.chunk.section, hit.chunk.text)
-        return self.late.score(query, [passage])[0]
-
-    def evidence(self, query: str, hits: tuple[Hit, ...] | list[Hit]) -> float:
-        """The mean of the dense and the top hit's late-interaction similarity (0 with no hits)."""
-        if not hits:
-            return 0.0
-        dense = self.dense(query, hits)
-        if self.late is None:
-            return dense
-        return (dense + self.late_interaction(query, hits[0])) / 2
+    def evidence(self, query: str, hits: Sequence[Hit]) -> float:
+        """The best relevance among ``hits`` (0 with no hits)."""
+        return max(self.relevances(query, hits), default=0.0)

@@ -4,7 +4,8 @@ No cross-encoder ships with weights on PyPI today; when one does, it drops in he
 What is available offline is measured in the evaluation (see docs/retrieval-quality.md):
 
 - ``late-interaction``: ColBERT-style MaxSim between the query's and each candidate's token vectors from the
-  embedding model itself (computed on the fly for the candidates).
+  embedding model itself (computed on the fly for the candidates: an encoder pass over them per query, about
+  97 % of a search's time). Not the default since issue 12: on the dev sets it did not pay for that pass.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Protocol
 
 import numpy as np
 
+from assistant.citations import content_words
 from assistant.embedding import SentenceTransformerEmbedder
+from assistant.relevance import coverage
 
 
 class Reranker(Protocol):
@@ -63,6 +66,24 @@ class LateInteractionReranker:
         return [float((query_tokens @ p.T).max(axis=1).mean()) for p in self._tokens(passages)]
 
 
+class CoverageReranker:
+    """The share of the query's content words found in each passage (no model: a set intersection each).
+
+    Blended with the fused score it favours, among the best candidates, the passages that contain every word
+    of the question (a model name, an identifier, a quantity), at no encoder cost.
+
+    Example:
+        >>> CoverageReranker().score("pad wear limit", ["The pad wear limit is 2 mm.", "Pad colour"])
+        [1.0, 0.3333333333333333]
+    """
+
+    model_id = "lexical-coverage"
+
+    def score(self, query: str, passages: Sequence[str]) -> list[float]:
+        words = content_words(query)
+        return [coverage(words, passage) for passage in passages]
+
+
 def make_reranker(name: str, embedder: SentenceTransformerEmbedder) -> Reranker | None:
     """The reranker called ``name`` (``none`` gives None).
 
@@ -73,4 +94,6 @@ def make_reranker(name: str, embedder: SentenceTransformerEmbedder) -> Reranker 
         return None
     if name == "late-interaction":
         return LateInteractionReranker(embedder)
-    raise ValueError(f"unknown reranker {name!r}; choose none or late-interaction")
+    if name == "coverage":
+        return CoverageReranker()
+    raise ValueError(f"unknown reranker {name!r}; choose none, coverage or late-interaction")

@@ -16,12 +16,14 @@ from typing import Literal
 
 import numpy as np
 
+from assistant import relevance
+from assistant.citations import content_words
 from assistant.embedding import Embedder
 from assistant.filters import Filters, can_read, check_filters, matches
 from assistant.index.derived import DerivedIndexes, Snapshot
 from assistant.lru import SizedLRU
 from assistant.passages import passage_text
-from assistant.rerank import LateInteractionReranker, Reranker
+from assistant.rerank import Reranker
 from assistant.store import Store, StoreChanges
 from assistant.types import Chunk, Document, Hit, Principal, SearchMode
 
@@ -213,37 +215,29 @@ class Retriever:
                 snapshot, catalog, chunks, query, vector, ranked, depth, (allowed, readable), mode
             )
         retriever: Literal["dense", "lexical", "fused", "reranked"] = "fused" if mode == "hybrid" else mode
-        maxsim: dict[int, float] = {}
         if self.reranker is not None and ranked:
-            ranked = self._rerank(catalog, chunks, query, ranked, maxsim)
+            ranked = self._rerank(catalog, chunks, query, ranked)
             retriever = "reranked"
         if params.max_per_page > 0:
             ranked = self._diversify(chunks, ranked[:depth], params.max_per_page)
         rows_hits = self._hits(chunks, ranked[:k], catalog, principal, retriever)
-        return self._with_relevance(snapshot, query, vector, rows_hits, maxsim)
+        return self._with_relevance(snapshot, query, vector, rows_hits)
 
     def _with_relevance(
-        self,
-        snapshot: Snapshot,
-        query: str,
-        vector: np.ndarray | None,
-        rows_hits: list[tuple[int, Hit]],
-        maxsim: dict[int, float],
+        self, snapshot: Snapshot, query: str, vector: np.ndarray | None, rows_hits: list[tuple[int, Hit]]
     ) -> list[Hit]:
-        """The hits with their absolute relevance: the mean of dense cosine and MaxSim (when there is one)."""
+        """The hits with their absolute relevance (assistant/relevance.py): the mean of the dense cosine and
+        the lexical coverage of each passage; no encoder pass besides the query vector."""
         if not rows_hits:
             return []
-        if vector is None:
+        if vector is None:  # lexical mode: the query vector comes from the embedder's query cache when it can
             vector = self.embedder.embed_queries([query])[0]
-        missing = [(row, hit) for row, hit in rows_hits if row not in maxsim]
-        if missing and isinstance(self.reranker, LateInteractionReranker):
-            passages = [passage_text(h.document.title, h.chunk.section, h.chunk.text) for _, h in missing]
-            maxsim.update(zip([row for row, _ in missing], self.reranker.score(query, passages), strict=True))
+        words = content_words(query)
         out = []
         for row, hit in rows_hits:
             cosine = float(np.dot(snapshot.dense.vector(row), vector))
-            parts = [cosine, maxsim[row]] if row in maxsim else [cosine]
-            out.append(replace(hit, relevance=round(sum(parts) / len(parts), 6)))
+            passage = passage_text(hit.document.title, hit.chunk.section, hit.chunk.text)
+            out.append(replace(hit, relevance=relevance.of(cosine, relevance.coverage(words, passage))))
         return out
 
     def _diversify(
@@ -336,16 +330,13 @@ class Retriever:
         cache: _ChunkCache,
         query: str,
         ranked: list[tuple[int, float]],
-        raw: dict[int, float],
     ) -> list[tuple[int, float]]:
-        """Rerank the head of ``ranked``; the reranker's own scores are left in ``raw`` by row."""
+        """Rerank the head of ``ranked``."""
         assert self.reranker is not None
         head = ranked[: self.params.rerank_depth]
         chunks = cache([row for row, _ in head])
         passages = [self._passage(catalog, chunks[row]) if row in chunks else "" for row, _ in head]
         scores = np.asarray(self.reranker.score(query, passages), dtype=np.float64)
-        if isinstance(self.reranker, LateInteractionReranker):
-            raw.update(zip([row for row, _ in head], scores.tolist(), strict=True))
         weight = self.params.rerank_weight
         if weight < 1.0:  # blend with the first-stage score, both min-max normalised over the head
             first = np.asarray([score for _, score in head], dtype=np.float64)

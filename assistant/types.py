@@ -51,8 +51,9 @@ class Hit:
     rank: int
     retriever: Retriever
     document: Document
-    # How well the passage matches the query on an absolute cosine scale (assistant/relevance.py): the mean of
-    # the dense cosine and the late-interaction MaxSim; comparable across queries, unlike ``score``.
+    # How well the passage matches the query on an absolute scale (assistant/relevance.py): the mean of the
+    # dense cosine and the lexical coverage of the question's words; comparable across queries (``score`` is
+    # not).
     relevance: float | None = None
 
 

@@ -48,6 +48,7 @@ from assistant.errors import GeneratorError
 from assistant.generation.base import Generator
 from assistant.passages import passage_text
 from assistant.postcheck import NOT_COVERED
+from assistant.refusal import EvidenceScorer
 from assistant.rerank import LateInteractionReranker
 from assistant.tokenize import tokenize
 from assistant.types import Hit, Principal
@@ -77,6 +78,11 @@ FEATURES = {
     "mean_dense_maxsim": "mean of dense_max and maxsim_top1 (the rule in assistant/refusal.py)",
     "mean_dense_lex_idf": "mean of dense_max and lex_idf_max",
     "mean_maxsim_lex_idf": "mean of maxsim_max and lex_idf_max",
+    "mean_dense_lex": "mean of dense_max and lex_max",
+    "best_dense_lex": "best hit's mean of its dense cosine and lexical coverage (its relevance)",
+    "best_dense_lex_idf": "best hit's mean of its dense cosine and IDF-weighted lexical coverage",
+    "evidence": "the shipped rule as the answer service computes it (assistant/refusal.py): best_dense_lex "
+    "over the hits about the question's entities, before neighbours are added",
 }
 
 
@@ -143,6 +149,7 @@ class FeatureScorer:
         self.embedder = assistant.embedder
         self.model_id = assistant.spec.model_id
         self.late = LateInteractionReranker(assistant.embedder)
+        self.shipped = EvidenceScorer(assistant.store, assistant.embedder, assistant.spec.model_id)
         rows = assistant.store.index_rows()
         frequencies: dict[str, int] = {}
         for passage in rows.passages:
@@ -186,6 +193,10 @@ class FeatureScorer:
         out["mean_dense_maxsim"] = (out["dense_max"] + out["maxsim_top1"]) / 2
         out["mean_dense_lex_idf"] = (out["dense_max"] + out["lex_idf_max"]) / 2
         out["mean_maxsim_lex_idf"] = (out["maxsim_max"] + out["lex_idf_max"]) / 2
+        out["mean_dense_lex"] = (out["dense_max"] + out["lex_max"]) / 2
+        out["best_dense_lex"] = max((c + x) / 2 for c, x in zip(cosines, lex, strict=True))
+        out["best_dense_lex_idf"] = max((c + x) / 2 for c, x in zip(cosines, lex_idf, strict=True))
+        out["evidence"] = self.shipped.evidence(query, hits)
         return {k: round(v, 6) for k, v in out.items()}
 
 
@@ -253,6 +264,7 @@ def answer_set(
             row["retrieved_relevant"] = _retrieved_relevant(item, result.hits)
         if features is not None:
             row["features"] = features.score(result.query, result.hits)
+            row["features"]["evidence"] = round(result.evidence, 6)  # on the hits the service judged
         rows.append(row)
         log.info("%s %s refused=%s %.0f ms", dev.name, item.qid, result.refused, result.timings["total_ms"])
     return rows

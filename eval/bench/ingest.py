@@ -3,7 +3,7 @@
 Measures, on a fresh store: first ingest (wall time, pages/s, chunks/s), the raw ``encode`` throughput of the
 same model on the same chunk texts (to show the pipeline's overhead), re-ingest of the unchanged corpus, and
 search latency p50/p95 plus top-1/top-5 page hits over a QA set for dense, lexical and hybrid first stages
-(no reranker) and for the shipped default (hybrid + late-interaction rerank + one chunk per page).
+(no reranker) and for the shipped default (``EKA_*`` settings: hybrid + one chunk per page, no reranker).
 
 Usage:
     python -m eval.bench.ingest ../shared/data/engineering-docs --questions ../shared/eval/engdocs-dev.jsonl

@@ -1,11 +1,11 @@
 """Search latency benchmark: what BM25 statistics over the caller's readable documents cost.
 
-For each corpus, on one store: the latency of ``Retriever.search`` (the shipped defaults: late-interaction
-rerank, relevance) per mode and reader, and of the lexical index alone (top 100 among the reader's rows). A
-reader of everything is the fast path (statistics of every row, as before); a reader of part of the corpus
-pays for the statistics of the part (a mask over the rows, document frequencies of the query terms counted
-in it). The lexical index is also timed with whole-corpus statistics for the same restricted reader (what
-the index did before, and still does when no population is given).
+For each corpus, on one store: the latency of ``Retriever.search`` (the ``EKA_*`` settings, by default the
+shipped ones: no reranker, relevance) per mode and reader, and of the lexical index alone (top 100 among the
+reader's rows). A reader of everything is the fast path (statistics of every row, as before); a reader of
+part of the corpus pays for the statistics of the part (a mask over the rows, document frequencies of the
+query terms counted in it). The lexical index is also timed with whole-corpus statistics for the same
+restricted reader (what the index did before, and still does when no population is given).
 
 A corpus with sidecars (``*.meta.yaml``, the samples) keeps its access lists; any other corpus is ingested
 one top-level folder per group (``pdf``, ``md``, ...), so it has readers of part of it.
@@ -20,7 +20,7 @@ first search, outside the timings).
 
 Usage:
     python -m eval.bench.search samples ../shared/data/engineering-docs --home /tmp/eka-bench \
-        --out eval-out/search.json
+        --out eval-out/search.json [--modes hybrid]
     python -m eval.bench.search samples ../shared/data/engineering-docs --home /tmp/eka-bench --lexical-only
 """
 
@@ -104,7 +104,9 @@ def _summary(values: list[float]) -> dict[str, float]:
     return {"p50_ms": round(statistics.median(ordered), 3), "p95_ms": round(p95, 3)}
 
 
-def bench(corpus: Path, home: Path, questions: list[str], repeat: int) -> dict[str, Any]:
+def bench(
+    corpus: Path, home: Path, questions: list[str], repeat: int, modes: tuple[SearchMode, ...] = MODES
+) -> dict[str, Any]:
     assistant = build_assistant(Settings(home=home, _env_file=None))  # type: ignore[call-arg]
     try:
         _ingest(assistant, corpus)
@@ -117,7 +119,7 @@ def bench(corpus: Path, home: Path, questions: list[str], repeat: int) -> dict[s
             rows = _readable_rows(assistant, principal)
             allowed = None if len(rows) == len(lexical) else rows
             result: dict[str, Any] = {"readable_chunks": len(rows)}
-            for mode in MODES:
+            for mode in modes:
                 times = [
                     _timed(partial(retriever.search, q, principal, k=10, mode=mode), repeat)
                     for q in questions
@@ -201,6 +203,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=40, help="queries at most")
     parser.add_argument("--repeat", type=int, default=3, help="timings per query (the median counts)")
     parser.add_argument("--lexical-only", action="store_true", help="time the lexical index alone")
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help="search modes to time, comma-separated (default: all three)"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     questions = _questions(args.questions or list(DEFAULT_QUESTIONS), args.limit)
@@ -209,7 +214,10 @@ def main() -> None:
         if args.lexical_only:
             results[corpus.name] = bench_lexical(args.home / corpus.name, questions, args.repeat)
         else:
-            results[corpus.name] = bench(corpus.resolve(), args.home / corpus.name, questions, args.repeat)
+            modes = tuple(m for m in MODES if m in args.modes.split(","))
+            results[corpus.name] = bench(
+                corpus.resolve(), args.home / corpus.name, questions, args.repeat, modes
+            )
     text = json.dumps(results, indent=2)
     print(text)
     if args.out:

@@ -13,7 +13,7 @@ from assistant.embedding import SentenceTransformerEmbedder
 from assistant.rerank import LateInteractionReranker, make_reranker
 from assistant.types import Principal
 from ingest.pipeline import Ingestor
-from tests.conftest import SAMPLE_GROUPS
+from tests.conftest import SAMPLE_GROUPS, SAMPLES
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,35 @@ def test_default_search_lists_distinct_pages_first(ingested_samples: Assistant) 
     keys = [(h.chunk.doc_id, h.chunk.page or h.chunk.section) for h in hits]
     assert len(set(keys)) == len(keys)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    assert hits[0].retriever == "reranked"
+    assert hits[0].retriever == "fused"  # no reranker by default (docs/retrieval-quality.md, issue 12)
+
+
+def test_late_interaction_rerank_is_still_an_option(make_assistant: Callable[..., Assistant]) -> None:
+    assistant = make_assistant("rerank", reranker="late-interaction")
+    Ingestor(assistant).run([SAMPLES / "chassis"])
+    hits = assistant.retriever.search("brake pad wear sensor", Principal.of("a", SAMPLE_GROUPS), k=5)
+    assert hits and all(h.retriever == "reranked" for h in hits)
+    assert assistant.retriever.model_ids() == [f"late-interaction:{assistant.embedder.model_id}"]
+
+
+def test_default_search_runs_the_encoder_once_per_query(
+    make_assistant: Callable[..., Assistant], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assistant = make_assistant("once")
+    Ingestor(assistant).run([SAMPLES / "chassis"])
+    model = assistant.embedder.model()  # type: ignore[attr-defined]
+    calls: list[int] = []
+    encode = model.encode
+
+    def counted(texts: list[str], **kwargs: object) -> object:
+        calls.append(len(texts))
+        return encode(texts, **kwargs)
+
+    monkeypatch.setattr(model, "encode", counted)
+    reader = Principal.of("a", SAMPLE_GROUPS)
+    for mode in ("hybrid", "lexical", "dense", "hybrid"):
+        assert assistant.retriever.search("caliper carrier bolt torque", reader, k=5, mode=mode)  # type: ignore[arg-type]
+    assert calls == [1]  # the first search encodes the query; relevance and later searches reuse its vector
 
 
 def test_every_second_stage_keeps_access_control(
@@ -62,8 +90,9 @@ def test_relevance_is_absolute_high_for_the_answer_and_low_off_topic(ingested_sa
     off_topic = ingested_samples.retriever.search("How do I bake sourdough bread at home?", reader, k=3)
     assert on_topic[0].document.source == "chassis/kestrel-kv4-torque-specifications.pdf"
     assert relevance.label(on_topic[0].relevance) == "high"
-    # The ranking score of the best off-topic hit is near 1 (normalised per query); its relevance is not.
-    assert off_topic[0].score > 0.5
+    # The ranking score of the best off-topic hit is at least one retriever's best (normalised per query, so
+    # 0.5 at least in 0.5/0.5 fusion); its relevance is not.
+    assert off_topic[0].score >= 0.5
     assert relevance.label(off_topic[0].relevance) == "low"
     for hits in (on_topic, off_topic):
         assert all(h.relevance is not None and -1.0 <= h.relevance <= 1.0 for h in hits)
