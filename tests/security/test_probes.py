@@ -43,6 +43,9 @@ pytestmark = pytest.mark.e2e
 
 SHINGLE = 6  # words in a run of restricted text that counts as a leak
 MIN_PROBES = 300
+# Every persona sends every search and asks every question (1 = all; n = each to every n-th persona).
+SEARCH_SHARE = 1
+ANSWER_SHARE = 1
 CANARY = "zephyrine quokkalith"  # two made-up words, in no sample
 CANARY_TEXT = (
     "# Canary cell report\n\n"
@@ -286,7 +289,7 @@ def _share(items: list[Any], persona: int, every: int) -> list[Any]:
 def _search_probes(prober: Prober, persona: str, index: int) -> None:
     corpus = prober.corpus
     queries = [d.title for d in corpus.restricted] + list(corpus.snippets.values()) + [CANARY]
-    for n, query in enumerate(_share(queries, index, 3)):
+    for n, query in enumerate(_share(queries, index, SEARCH_SHARE)):
         mode = ("lexical", "dense", "hybrid")[(n + index) % 3]
         prober.send(
             "search", persona, "POST", "/v1/search", {200}, json={"query": query, "k": 20, "mode": mode}
@@ -303,7 +306,7 @@ def _search_probes(prober: Prober, persona: str, index: int) -> None:
 def _answer_probes(prober: Prober, persona: str, index: int) -> list[str]:
     """The persona's share of the questions, through the four answer routes in turn; the provenance ids."""
     ids: list[str] = []
-    for n, question in enumerate(_share(prober.corpus.asked, index, 3)):
+    for n, question in enumerate(_share(prober.corpus.asked, index, ANSWER_SHARE)):
         route = ("answer", "stream", "chat", "chat-stream")[(n + index) % 4]
         if route in ("answer", "stream"):
             response = prober.send(
