@@ -78,7 +78,7 @@ def serve(
         uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
         return
     # Each worker builds its own app from the same environment (uvicorn imports the factory by name).
-    uvicorn.run(
+    config = uvicorn.Config(
         "eka.server:create",
         factory=True,
         workers=workers,
@@ -87,6 +87,28 @@ def serve(
         log_level=log_level,
         timeout_graceful_shutdown=5,
     )
+    from uvicorn.supervisors import Multiprocess
+
+    console.print(f"eka serving on http://{host}:{port} with {workers} workers")
+    Multiprocess(config, sockets=[_tcp_socket(host, port)]).run()
+
+
+def _tcp_socket(host: str, port: int) -> Any:
+    """The listening socket the workers share, made with ``IPPROTO_TCP``.
+
+    uvicorn's own (``socket.socket(family)``) has protocol 0, so asyncio does not set ``TCP_NODELAY`` on
+    the connections it accepts (it checks ``sock.proto == IPPROTO_TCP``). Nagle's algorithm then holds back
+    a response's last packet until the client's delayed ACK: about 40 ms per request on a keep-alive
+    connection (measured with two workers: 52 ms instead of 8 ms per search).
+    """
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
 
 
 # -- keys ---------------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 For each number of workers, it starts `eka serve --workers N` on a home with a corpus ingested (the samples
 by default; ingested once and reused), creates a key that reads every group, and for each concurrency C runs
-C client threads for ``--seconds`` seconds, each sending the corpus's questions in turn (`POST /v1/search`
+C client threads for ``--seconds`` seconds (after a warm-up that sends every question to every worker), each
+sending the corpus's questions in turn (`POST /v1/search`
 or `POST /v1/answer`, each thread with its own keep-alive connection). It reports requests per second and
 latency p50/p95 per (route, workers, concurrency) as JSON and a Markdown table.
 
@@ -123,6 +124,23 @@ def _run(
     }
 
 
+def _warm(url: str, key: str, route: str, questions: list[str], connections: int) -> None:
+    """Every question once on each of several connections, so that every worker has seen every question
+    (the rates measured are warm-cache rates: query and sentence vectors are cached per process)."""
+
+    def client() -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=300) as http:
+            for question in questions:
+                body = {"query": question} if route == "search" else {"question": question}
+                http.post(f"/v1/{route}", json=body)
+
+    threads = [threading.Thread(target=client) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -152,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
         process, url = _serve(home, workers)
         try:
             for route in args.routes:
-                _run(url, key, route, questions, 1, 2.0)  # warm every worker's caches
+                _warm(url, key, route, questions, connections=4 * workers)
                 for concurrency in args.concurrency:
                     row = {"route": route, "workers": workers, "concurrency": concurrency}
                     row |= _run(url, key, route, questions, concurrency, args.seconds)
