@@ -13,7 +13,6 @@ Settings (chunk size etc.) come from the usual ``EKA_*`` variables; ``--out`` wr
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -23,6 +22,7 @@ from typing import Any
 from assistant.app import Assistant, build_assistant
 from assistant.config import Settings
 from assistant.types import Principal, SearchMode
+from eval.bench import emit
 from eval.datasets import load_qa
 from eval.qa import EvalHit, answered_at, judge
 from ingest.pipeline import Ingestor
@@ -126,11 +126,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="eka-bench-") as tmp:
         result = run(args.corpus, args.questions, args.home or Path(tmp))
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import subprocess
@@ -26,6 +25,7 @@ from typing import Any
 from assistant.config import Settings
 from assistant.generation.base import Message, Prompt
 from assistant.generation.local import LocalGenerator
+from eval.bench import emit
 
 _SOURCE = (
     "The front brake pads of the KV-4 are replaced when the remaining friction material is 3.0 mm or less. "
@@ -105,10 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     report = run(args.model, args.runs, args.max_tokens)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from assistant.app import Assistant, build_assistant
 from assistant.config import Settings
 from assistant.tokenize import tokenize
 from assistant.types import Principal, SearchMode
+from eval.bench import emit
 from ingest.pipeline import Ingestor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -218,11 +219,7 @@ def main() -> None:
             results[corpus.name] = bench(
                 corpus.resolve(), args.home / corpus.name, questions, args.repeat, modes
             )
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
+    emit(results, args.out)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ from typing import Any
 
 import httpx
 
+from assistant.store import Store
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -96,7 +98,7 @@ def _run(
             n = offset
             while time.monotonic() < stop:
                 question = questions[n % len(questions)]
-                body = {"query": question} if route == "search" else {"question": question}
+                body = _body(route, question)
                 started = time.perf_counter()
                 response = http.post(f"/v1/{route}", json=body)
                 took = time.perf_counter() - started
@@ -131,8 +133,7 @@ def _warm(url: str, key: str, route: str, questions: list[str], connections: int
     def client() -> None:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=300) as http:
             for question in questions:
-                body = {"query": question} if route == "search" else {"question": question}
-                http.post(f"/v1/{route}", json=body)
+                http.post(f"/v1/{route}", json=_body(route, question))
 
     threads = [threading.Thread(target=client) for _ in range(connections)]
     for thread in threads:
@@ -197,11 +198,15 @@ def main(argv: list[str] | None = None) -> None:
 
 def _all_groups(home: Path) -> str:
     """Every group of the ingested corpus (the bench reads everything)."""
-    import sqlite3
+    store = Store(home / "eka.sqlite3")
+    try:
+        return ",".join(sorted({g for s in store.documents() for g in s.document.acl} | {"public"}))
+    finally:
+        store.close()
 
-    with sqlite3.connect(home / "eka.sqlite3") as db:
-        acls = [json.loads(row[0]) for row in db.execute("SELECT acl FROM documents")]
-    return ",".join(sorted({g for acl in acls for g in acl} | {"public"}))
+
+def _body(route: str, question: str) -> dict[str, str]:
+    return {"query": question} if route == "search" else {"question": question}
 
 
 if __name__ == "__main__":

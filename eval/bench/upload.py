@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import resource
 import shutil
 import statistics
@@ -34,6 +33,7 @@ from assistant.config import Settings
 from assistant.passages import passage_text
 from assistant.store import StoredDocument
 from assistant.types import Chunk, Document, Principal
+from eval.bench import emit
 
 DIM = 384
 VOCABULARY = 30_000
@@ -128,11 +128,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     results = [run(n, args.home / str(n), args.uploads, args.delta_rows) for n in args.chunks]
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
+    emit(results, args.out)
 
 
 if __name__ == "__main__":

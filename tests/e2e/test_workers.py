@@ -8,6 +8,7 @@ in the other at once.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -23,10 +24,10 @@ ROUNDS = 12  # requests per check, each on its own connection
 
 
 @pytest.fixture(scope="module")
-def two_workers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Server, Path]:
+def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
     home = tmp_path_factory.mktemp("workers")
     server = start_server("workers", home, "--workers", "2", rate_limit_per_minute="30")
-    yield server, home  # type: ignore[misc]
+    yield server, home
     server.stop()
 
 

@@ -27,8 +27,6 @@ And every output, as several personas: ``test_probes.py``.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from tests.server import Server
@@ -64,7 +62,7 @@ def test_finding_6_a_restricted_upload_changes_no_public_score(api: Server, mode
             data={"groups": "battery"},
         )
         assert uploaded.status_code == 200, uploaded.text
-        doc_id: Any = uploaded.json()["files"][0]["doc_id"]
+        doc_id = uploaded.json()["files"][0]["doc_id"]
         try:
             with api.client("battery") as insider:
                 hits = insider.post("/v1/search", json={"query": QUERY, "mode": mode}).json()["hits"]

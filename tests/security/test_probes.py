@@ -43,9 +43,6 @@ pytestmark = pytest.mark.e2e
 
 SHINGLE = 6  # words in a run of restricted text that counts as a leak
 MIN_PROBES = 300
-# Every persona sends every search and asks every question (1 = all; n = each to every n-th persona).
-SEARCH_SHARE = 1
-ANSWER_SHARE = 1
 CANARY = "zephyrine quokkalith"  # two made-up words, in no sample
 CANARY_TEXT = (
     "# Canary cell report\n\n"
@@ -281,15 +278,10 @@ def prober(api: Server) -> Iterator[Prober]:
     uploader.close()
 
 
-def _share(items: list[Any], persona: int, every: int) -> list[Any]:
-    """The persona's share of ``items``: each item goes to every ``every``-th persona, so all are probed."""
-    return [item for n, item in enumerate(items) if n % every == persona % every]
-
-
 def _search_probes(prober: Prober, persona: str, index: int) -> None:
     corpus = prober.corpus
     queries = [d.title for d in corpus.restricted] + list(corpus.snippets.values()) + [CANARY]
-    for n, query in enumerate(_share(queries, index, SEARCH_SHARE)):
+    for n, query in enumerate(queries):
         mode = ("lexical", "dense", "hybrid")[(n + index) % 3]
         prober.send(
             "search", persona, "POST", "/v1/search", {200}, json={"query": query, "k": 20, "mode": mode}
@@ -304,9 +296,9 @@ def _search_probes(prober: Prober, persona: str, index: int) -> None:
 
 
 def _answer_probes(prober: Prober, persona: str, index: int) -> list[str]:
-    """The persona's share of the questions, through the four answer routes in turn; the provenance ids."""
+    """Every question, through the four answer routes in turn; the provenance ids of the answers."""
     ids: list[str] = []
-    for n, question in enumerate(_share(prober.corpus.asked, index, ANSWER_SHARE)):
+    for n, question in enumerate(prober.corpus.asked):
         route = ("answer", "stream", "chat", "chat-stream")[(n + index) % 4]
         if route in ("answer", "stream"):
             response = prober.send(
@@ -414,8 +406,8 @@ def test_the_leak_detector_finds_what_insiders_may_read(prober: Prober) -> None:
         reader = next(p for p in ("battery", "security", "auditor-nosec") if prober.may_read(p, doc))
         outsider = next(p for p in outsiders if not prober.may_read(p, doc))
         hits = prober.clients[reader].post("/v1/search", json={"query": doc.title, "k": 5}).json()["hits"]
-        shown = decoded_hits = json.dumps(hits, ensure_ascii=False)
-        assert doc.doc_id in decoded_hits, f"{reader} does not find {doc.source}"
+        shown = json.dumps(hits, ensure_ascii=False)
+        assert doc.doc_id in shown, f"{reader} does not find {doc.source}"
         assert prober.leaks_in(outsider, shown), f"no secret of {doc.source} detected for {outsider}"
     canary = prober.clients["battery"].post(
         "/v1/answer", json={"question": f"What calibration value does the {CANARY} module hold?"}
