@@ -166,6 +166,10 @@ class SentenceTransformerEmbedder:
         """Embed passages (with the model's passage prefix), calling ``progress(n)`` after each batch."""
         return self._encode(texts, self.spec.passage_prefix, progress)
 
+    def forget_queries(self) -> None:
+        """Empty the recent-query cache (benchmarks time a question the process has not seen)."""
+        self._queries.clear()
+
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed queries (with the model's query prefix); recent queries come from a small cache."""
         known = {t: v for t in set(texts) if (v := self._queries.get(t)) is not None}

@@ -36,6 +36,7 @@ from assistant.filters import parse_filters
 from assistant.types import Principal, SearchMode
 from eka.service_cli import register
 from eka.ui_cli import register as register_ui
+from eval.bench.cli import app as bench_app
 from eval.cli import app as eval_app
 
 app = typer.Typer(
@@ -49,6 +50,7 @@ index_app = typer.Typer(help="Inspect, verify and rebuild the derived indexes.",
 app.add_typer(docs_app, name="docs")
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
+app.add_typer(bench_app, name="bench")
 register(app)
 register_ui(app)
 

@@ -40,7 +40,7 @@ def _env(home: Path, **settings: str) -> dict[str, str]:
     return env
 
 
-def _eka(home: Path, *args: str) -> str:
+def eka(home: Path, *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "eka", *args],
         env=_env(home),
@@ -60,7 +60,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _serve(home: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def serve(home: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     log = (home / f"bench-serve-{workers}.log").open("wb")
     process = subprocess.Popen(
@@ -84,7 +84,7 @@ def _serve(home: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     return process, url
 
 
-def _run(
+def run_clients(
     url: str, key: str, route: str, questions: list[str], concurrency: int, seconds: float
 ) -> dict[str, Any]:
     latencies: list[float] = []
@@ -126,7 +126,7 @@ def _run(
     }
 
 
-def _warm(url: str, key: str, route: str, questions: list[str], connections: int) -> None:
+def warm(url: str, key: str, route: str, questions: list[str], connections: int) -> None:
     """Every question once on each of several connections, so that every worker has seen every question
     (the rates measured are warm-cache rates: query and sentence vectors are cached per process)."""
 
@@ -159,22 +159,22 @@ def main(argv: list[str] | None = None) -> None:
     home = args.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "eka.sqlite3").exists():
-        _eka(home, "ingest", str(args.corpus.resolve()))
-    key = json.loads(
-        _eka(home, "keys", "create", "--user", "bench", "--groups", _all_groups(home), "--json")
-    )["key"]
+        eka(home, "ingest", str(args.corpus.resolve()))
+    key = json.loads(eka(home, "keys", "create", "--user", "bench", "--groups", _all_groups(home), "--json"))[
+        "key"
+    ]
     lines = args.questions.read_text(encoding="utf-8").splitlines()
     questions = [json.loads(line)["question"] for line in lines if line.strip()]
 
     results: list[dict[str, Any]] = []
     for workers in args.workers:
-        process, url = _serve(home, workers)
+        process, url = serve(home, workers)
         try:
             for route in args.routes:
-                _warm(url, key, route, questions, connections=4 * workers)
+                warm(url, key, route, questions, connections=4 * workers)
                 for concurrency in args.concurrency:
                     row = {"route": route, "workers": workers, "concurrency": concurrency}
-                    row |= _run(url, key, route, questions, concurrency, args.seconds)
+                    row |= run_clients(url, key, route, questions, concurrency, args.seconds)
                     print(json.dumps(row), flush=True)
                     results.append(row)
         finally:
