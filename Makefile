@@ -23,7 +23,7 @@ DEMO_DEPS := install $(if $(filter local,$(EKA_GENERATOR)),install-llm)
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-llm install-dev demo stop serve ui test-ui test test-fast lint check format \
-	bench-ingest bench-answer bench-llm samples clean
+	bench-ingest bench-answer bench-scale bench-llm samples clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -110,6 +110,10 @@ bench-answer: install ## Answer benchmark on the dev questions (EKA_GENERATOR; E
 		--dataset $${EKA_BENCH_SAMPLE_QUESTIONS:-samples/questions.jsonl} $${EKA_BENCH_SAMPLE_CORPUS:-samples} \
 		--dataset $${EKA_BENCH_QUESTIONS:-../shared/eval/engdocs-dev.jsonl} $${EKA_BENCH_CORPUS:-../shared/data/engineering-docs} \
 		$${EKA_BENCH_ARGS:-}
+
+bench-scale: install ## Scale benchmark: stores of 10k/100k/1M chunks (EKA_BENCH_CHUNKS; ~1 h for all three)
+	$(BIN)/eka bench scale $(foreach n,$(or $(EKA_BENCH_CHUNKS),10000 100000 1000000),--chunks $(n)) \
+		--out eval-out/scale --work $${EKA_BENCH_WORK:-eval-out/scale-work}
 
 bench-llm: install-llm ## Local model start-up, prefill and decode speed (EKA_LOCAL_MODEL, default the 1.5B)
 	$(BIN)/python -m eval.bench.llm --model $${EKA_LOCAL_MODEL:-qwen2.5-coder-1.5b}

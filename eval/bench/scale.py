@@ -130,7 +130,7 @@ def load_pool(corpus: Sequence[Path], work: Path, embedder: SentenceTransformerE
             chunks = assistant.store.chunks_of(stored.document.doc_id)
             found = assistant.store.chunk_vectors(embedder.model_id, [c.chunk_id for c in chunks])
             for chunk in chunks:
-                words = _MARKUP.sub(" ", chunk.text).split()
+                words = _MARKUP.sub(" ", _printable(chunk.text)).split()
                 if len(words) < 12 or chunk.chunk_id not in found:
                     continue
                 while counter(" ".join(words)) > budget:
@@ -142,6 +142,11 @@ def load_pool(corpus: Sequence[Path], work: Path, embedder: SentenceTransformerE
         return Pool(headings, texts, np.vstack(vectors).astype(np.float32))
     finally:
         assistant.close()
+
+
+def _printable(text: str) -> str:
+    """Without control characters and replacement marks (PDF text has some; a text file must not)."""
+    return "".join(c if c.isprintable() and c != "\ufffd" else " " for c in text)
 
 
 class PoolEmbedder(SentenceTransformerEmbedder):
