@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     search_mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
     candidates: int = Field(100, ge=1, le=10000, description="Candidates per retriever before fusion.")
     ann_min_rows: int = Field(
-        200_000,
+        100_000,
         ge=1,
         description="From this many chunks the dense index's base is approximate (an IVF index; exact "
         "below). Measured in docs/architecture.md; a change rebuilds the dense index.",

@@ -42,7 +42,7 @@ class AnnParams:
         rows_per_list: the number of clusters is the row count over this (at least 1, at most 65,536).
     """
 
-    min_rows: int = 200_000
+    min_rows: int = 100_000
     nprobe: int = 32
     rows_per_list: int = 500
 

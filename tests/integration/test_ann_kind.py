@@ -52,7 +52,7 @@ def test_changing_the_ann_setting_rebuilds_the_dense_index(
     assert Ingestor(exact).run([tmp_path / "docs"]).ok
     before = _hits(exact)
     record = exact.store.derived("dense")
-    assert record is not None and "ivf>=200000" in record.model_id  # the kind's parameters are the recipe
+    assert record is not None and "ivf>=100000" in record.model_id  # the kind's parameters are the recipe
     approximate = make_assistant(ann_min_rows=2)  # the same home, a different threshold
     assert approximate.indexes.current().dense.kind == ANN_KIND
     assert approximate.indexes.rebuilds == 1
