@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from assistant.config import Settings
 from assistant.embedding import ModelSpec, SentenceTransformerEmbedder, TokenCounter, model_spec
 from assistant.errors import ConfigError
+from assistant.index.ann import AnnParams
 from assistant.index.derived import DerivedIndexes
 from assistant.rerank import make_reranker
 from assistant.retrieval import RetrievalParams, Retriever
@@ -59,6 +60,7 @@ def build_assistant(settings: Settings, embedder: SentenceTransformerEmbedder | 
         embedder.embed_passages,
         bm25_k1=settings.bm25_k1,
         bm25_b=settings.bm25_b,
+        ann=AnnParams(settings.ann_min_rows, settings.ann_nprobe),
     )
     params = RetrievalParams(
         candidates=settings.candidates,

@@ -58,6 +58,19 @@ class Settings(BaseSettings):
     search_k: int = Field(10, ge=1, le=1000)
     search_mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
     candidates: int = Field(100, ge=1, le=10000, description="Candidates per retriever before fusion.")
+    ann_min_rows: int = Field(
+        100_000,
+        ge=1,
+        description="From this many chunks the dense index's base is approximate (an IVF index; exact "
+        "below). Measured in docs/architecture.md; a change rebuilds the dense index.",
+    )
+    ann_nprobe: int = Field(
+        32,
+        ge=1,
+        le=65_536,
+        description="IVF clusters scanned for a reader of everything; a reader of a share s of the chunks "
+        "gets nprobe/s (all clusters, i.e. exact, for a narrow reader). A change rebuilds the dense index.",
+    )
     fusion: Literal["minmax", "rrf"] = "minmax"
     dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of dense scores in min-max fusion.")
     rrf_k: int = Field(60, ge=1)

@@ -1,9 +1,12 @@
-"""Dense vector search with FAISS: exact inner product over unit vectors (cosine).
+"""Dense vector search with FAISS: inner product over unit vectors (cosine), exact or, for a large base,
+approximate (an inverted file, see :mod:`assistant.index.ann`).
 
 The index is a *base* FAISS index plus a small *delta* index of the rows added since the base was built and
 the base's deleted row ids, so a document is added or removed without copying or rewriting the base
 (:meth:`FaissIndex.apply`); :meth:`FaissIndex.compacted` folds the delta into a new base. Scores are inner
-products of one query and one row, so they do not depend on which part holds a row.
+products of one query and one row, so they do not depend on which part holds a row. The delta is always
+exact; the base is exact below ``AnnParams.min_rows`` rows and approximate above (decided when it is built or
+compacted), and an access filter is a selector inside the search of either.
 """
 
 from __future__ import annotations
@@ -14,6 +17,19 @@ from typing import Any
 import faiss
 import numpy as np
 
+from assistant.index.ann import (
+    ANN_KIND,
+    AnnParams,
+    all_vectors,
+    build_ivf,
+    is_ivf,
+    ivf_ids,
+    remove,
+    search_params,
+    selector,
+)
+
+FLAT_KIND = "faiss-flat-ip"
 FILE = "dense.faiss"
 DELTA_FILE = "delta.npz"
 
@@ -37,23 +53,23 @@ def _holds(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return np.asarray(sorted_ids[positions] == ids)
 
 
-def _search(index: Any, query: np.ndarray, k: int, selector: Any) -> tuple[np.ndarray, np.ndarray]:
+def _search(index: Any, query: np.ndarray, k: int, params: Any) -> tuple[np.ndarray, np.ndarray]:
     k = min(k, int(index.ntotal))
     if k <= 0:
         return _EMPTY
-    params = None
-    if selector is not None:
-        params = faiss.SearchParameters()
-        params.sel = selector
     scores, ids = index.search(query, k, params=params)
     keep = ids[0] >= 0
     return ids[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)
 
 
 class FaissIndex:
-    """A flat (exact) FAISS index keyed by chunk row id; filtered search via an ``IDSelector``."""
+    """A FAISS index keyed by chunk row id (exact, or approximate above ``ann.min_rows``); filtered search
+    via an ``IDSelector``.
 
-    kind = "faiss-flat-ip"
+    ``ann`` = ``None`` keeps the base exact (and an approximate base approximate) whatever its size.
+    """
+
+    kind = FLAT_KIND
 
     def __init__(
         self,
@@ -62,13 +78,18 @@ class FaissIndex:
         delta_vectors: np.ndarray | None = None,
         dead: np.ndarray | None = None,
         base_ids: np.ndarray | None = None,
+        ann: AnnParams | None = None,
     ) -> None:
-        self._index = index  # the base: a faiss.IndexIDMap2 over an exact inner-product index
-        self._base_ids = (
-            base_ids
-            if base_ids is not None
-            else np.sort(faiss.vector_to_array(index.id_map).astype(np.int64))
-        )
+        self._index = index  # the base: a faiss.IndexIDMap2 over an exact index, or an IndexIVFFlat
+        self._ann = ann
+        self.kind = ANN_KIND if is_ivf(index) else FLAT_KIND
+        if base_ids is None:
+            base_ids = (
+                ivf_ids(index)
+                if is_ivf(index)
+                else np.sort(faiss.vector_to_array(index.id_map).astype(np.int64))
+            )
+        self._base_ids = base_ids
         self._dead = dead if dead is not None else np.zeros(0, dtype=np.int64)  # sorted base ids deleted
         dim = int(index.d)
         self._delta_ids = delta_ids if delta_ids is not None else np.zeros(0, dtype=np.int64)
@@ -79,10 +100,13 @@ class FaissIndex:
         self._delta_at = {int(r): i for i, r in enumerate(self._delta_ids.tolist())}
 
     @classmethod
-    def build(cls, row_ids: np.ndarray, vectors: np.ndarray) -> FaissIndex:
-        """Index unit-normalised ``vectors`` under ``row_ids``."""
+    def build(cls, row_ids: np.ndarray, vectors: np.ndarray, ann: AnnParams | None = None) -> FaissIndex:
+        """Index unit-normalised ``vectors`` under ``row_ids`` (approximately when ``ann`` says so)."""
+        row_ids = np.asarray(row_ids, dtype=np.int64)
+        if ann is not None and ann.wants_ann(len(row_ids)):
+            return cls(build_ivf(row_ids, vectors, ann), ann=ann)
         dim = vectors.shape[1] if vectors.ndim == 2 and vectors.shape[0] else 1
-        return cls(_flat(dim, np.asarray(row_ids, dtype=np.int64), vectors))
+        return cls(_flat(dim, row_ids, vectors), ann=ann)
 
     # -- updates -------------------------------------------------------------------------------------------
 
@@ -98,12 +122,13 @@ class FaissIndex:
         keep = ~np.isin(self._delta_ids, removed)
         dim = int(self._index.d)
         if len(rows) and (self._base_ids.size == 0 and not len(self._delta_ids)) and vectors.shape[1] != dim:
-            return FaissIndex.build(rows, vectors)  # an empty index learns its dimension from the first rows
+            # An empty index learns its dimension from the first rows.
+            return FaissIndex.build(rows, vectors, self._ann)
         delta_ids = np.concatenate([self._delta_ids[keep], rows])
         delta_vectors = np.vstack(
             [self._delta_vectors[keep], np.asarray(vectors, dtype=np.float32).reshape(len(rows), dim)]
         )
-        return FaissIndex(self._index, delta_ids, delta_vectors, dead, self._base_ids)
+        return FaissIndex(self._index, delta_ids, delta_vectors, dead, self._base_ids, self._ann)
 
     def shares_base(self, other: FaissIndex) -> bool:
         """Whether both are deltas over the same base (so only the delta needs writing)."""
@@ -117,25 +142,50 @@ class FaissIndex:
         """Rows in the base (deleted ones included)."""
         return len(self._base_ids)
 
+    def kind_due(self) -> bool:
+        """Whether the base is of the wrong kind for the live row count (compaction rebuilds it)."""
+        ivf = is_ivf(self._index)
+        return self._ann is not None and self._ann.wants_ann(len(self), now_ann=ivf) != ivf
+
     def compacted(self) -> FaissIndex:
-        """One base holding the live rows (a copy of the base: done rarely)."""
+        """One base holding the live rows (a copy of the base: done rarely).
+
+        An approximate base is updated without retraining its clusters. A base whose size crossed the
+        threshold is rebuilt as the other kind (an exact one becomes approximate at ``ann.min_rows`` rows,
+        an approximate one exact below half of that).
+        """
+        if self.kind_due():
+            ids, vectors = self._live_vectors()
+            return FaissIndex.build(ids, vectors, self._ann)
         if not self.delta_size():
             return self
         index = faiss.clone_index(self._index)
         if len(self._dead):
-            index.remove_ids(faiss.IDSelectorBatch(np.ascontiguousarray(self._dead)))
+            remove(index, self._dead)
         if len(self._delta_ids):
             index.add_with_ids(
                 np.ascontiguousarray(self._delta_vectors), np.ascontiguousarray(self._delta_ids)
             )
-        return FaissIndex(index)
+        return FaissIndex(index, ann=self._ann)
+
+    def _live_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(row ids, vectors) of every live row, base and delta (for rebuilding the base as another kind)."""
+        if is_ivf(self._index):
+            ids = self.row_ids()
+            return ids, np.vstack([self.vector(int(r)) for r in ids]).reshape(len(ids), int(self._index.d))
+        ids, vectors = all_vectors(self._index)
+        live = ~_holds(self._dead, ids)
+        return (
+            np.concatenate([ids[live], self._delta_ids]),
+            np.vstack([vectors[live], self._delta_vectors]),
+        )
 
     # -- files ---------------------------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, folder: Path) -> FaissIndex:
+    def load(cls, folder: Path, ann: AnnParams | None = None) -> FaissIndex:
         """Read an index written by :meth:`save`."""
-        return cls(faiss.read_index(str(folder / FILE)))
+        return cls(faiss.read_index(str(folder / FILE)), ann=ann)
 
     def save(self, folder: Path) -> None:
         """Write the index into ``folder`` (compacted: one base)."""
@@ -159,7 +209,9 @@ class FaissIndex:
             or (len(ids) and vectors.shape[1] != self._index.d)
         ):
             raise ValueError(f"dense delta at {folder} does not fit its base")
-        return FaissIndex(self._index, ids.astype(np.int64), vectors.astype(np.float32), dead, self._base_ids)
+        return FaissIndex(
+            self._index, ids.astype(np.int64), vectors.astype(np.float32), dead, self._base_ids, self._ann
+        )
 
     # -- search --------------------------------------------------------------------------------------------
 
@@ -181,24 +233,27 @@ class FaissIndex:
             return _EMPTY
         query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         runs = []
+        ann = self._ann or AnnParams()
         if allowed is not None:
             allowed = np.ascontiguousarray(allowed, dtype=np.int64)
             base_allowed = allowed[~_holds(self._dead, allowed)] if len(self._dead) else allowed
             if len(base_allowed):
-                selector = faiss.IDSelectorBatch(base_allowed)
-                runs.append(_search(self._index, query, min(k, len(base_allowed)), selector))
+                share = len(base_allowed) / len(self)  # delta rows count too: an estimate is enough
+                params = search_params(self._index, selector(base_allowed), share, ann)
+                runs.append(_search(self._index, query, min(k, len(base_allowed)), params))
         elif len(self._dead):
-            dead = faiss.IDSelectorBatch(np.ascontiguousarray(self._dead))
-            runs.append(_search(self._index, query, k, faiss.IDSelectorNot(dead)))
+            dead = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.ascontiguousarray(self._dead)))
+            runs.append(_search(self._index, query, k, search_params(self._index, dead, 1.0, ann)))
         else:
-            runs.append(_search(self._index, query, k, None))
+            runs.append(_search(self._index, query, k, search_params(self._index, None, 1.0, ann)))
         if self._delta is not None:
             delta_allowed = (
                 self._delta_ids if allowed is None else allowed[_holds(np.sort(self._delta_ids), allowed)]
             )
             if len(delta_allowed):
-                selector = faiss.IDSelectorBatch(np.ascontiguousarray(delta_allowed, dtype=np.int64))
-                runs.append(_search(self._delta, query, min(k, len(delta_allowed)), selector))
+                sel = None if allowed is None else faiss.IDSelectorBatch(np.ascontiguousarray(delta_allowed))
+                params = search_params(self._delta, sel, 1.0, ann)  # a small set of ids: a hash set
+                runs.append(_search(self._delta, query, min(k, len(delta_allowed)), params))
         if not runs:
             return _EMPTY
         ids = np.concatenate([r[0] for r in runs])

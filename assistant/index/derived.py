@@ -25,12 +25,14 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
 from assistant.fsutil import dir_digest, publish_dir
+from assistant.index.ann import AnnParams
 from assistant.index.dense import FaissIndex
 from assistant.index.lexical import Bm25Index
 from assistant.store import DerivedRecord, IndexRows, Store
@@ -79,6 +81,8 @@ class DerivedIndexes:
             of the full index.
         background: compact on a background thread (the snapshot is swapped when done); ``False`` compacts
             on the updating thread (tests).
+        ann: when the dense base becomes approximate (an IVF index) and how hard it is searched; part of
+            the dense recipe, so changing it rebuilds the dense index.
     """
 
     def __init__(
@@ -92,6 +96,7 @@ class DerivedIndexes:
         compact_rows: int = COMPACT_ROWS,
         compact_fraction: float = COMPACT_FRACTION,
         background: bool = True,
+        ann: AnnParams | None = None,
     ) -> None:
         self.store = store
         self.folder = folder
@@ -101,10 +106,11 @@ class DerivedIndexes:
         self.compact_rows = compact_rows
         self.compact_fraction = compact_fraction
         self.background = background
+        self.ann = ann or AnnParams()
         self._compactor: threading.Thread | None = None
         # What each index was built with; a different recipe on open means a rebuild.
         self.recipes = {
-            "dense": model_id,
+            "dense": f"{model_id}|{self.ann.recipe()}",
             "lexical": f"{Bm25Index.kind}:k1={bm25_k1}:b={bm25_b}:{TOKENIZER_VERSION}",
         }
         self._embed = embed
@@ -179,7 +185,7 @@ class DerivedIndexes:
         path = self.folder / record.path
         if dir_digest(path) != record.sha256:
             raise ValueError(f"files at {path} do not match the recorded digest")
-        loader = FaissIndex.load if name == "dense" else Bm25Index.load
+        loader = partial(FaissIndex.load, ann=self.ann) if name == "dense" else Bm25Index.load
         if not (path / BASE_FILE).exists():
             index: Derived = loader(path)
             return index, _Base(record.path, record.sha256, index)
@@ -241,6 +247,10 @@ class DerivedIndexes:
     # -- compacting ----------------------------------------------------------------------------------------
 
     def _oversized(self, index: Derived) -> bool:
+        """Whether ``index`` is due for compaction: a large delta, or a dense base of the wrong kind for its
+        size (the store grew past ``ann.min_rows`` or shrank below half of it)."""
+        if isinstance(index, FaissIndex) and index.kind_due():
+            return True
         return index.delta_size() > max(self.compact_rows, self.compact_fraction * index.main_size())
 
     def _maybe_compact(self) -> None:
@@ -301,7 +311,7 @@ class DerivedIndexes:
             generation = self.store.generation()
             rows = self.store.index_rows()
             started = time.perf_counter()
-            dense = FaissIndex.build(rows.rowids, self._vectors(rows))
+            dense = FaissIndex.build(rows.rowids, self._vectors(rows), self.ann)
             lexical = Bm25Index.build(rows.rowids, rows.passages, k1=self.bm25_k1, b=self.bm25_b)
             recorded = [
                 self._publish(name, index, generation)
