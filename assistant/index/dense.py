@@ -155,7 +155,7 @@ class FaissIndex:
         an approximate one exact below half of that).
         """
         if self.kind_due():
-            ids, vectors = self._live_vectors()
+            ids, vectors = self.live_vectors()
             return FaissIndex.build(ids, vectors, self._ann)
         if not self.delta_size():
             return self
@@ -168,7 +168,7 @@ class FaissIndex:
             )
         return FaissIndex(index, ann=self._ann)
 
-    def _live_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+    def live_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """(row ids, vectors) of every live row, base and delta (for rebuilding the base as another kind)."""
         if is_ivf(self._index):
             ids = self.row_ids()

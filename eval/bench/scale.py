@@ -61,7 +61,7 @@ import numpy as np
 from assistant.app import Assistant, build_assistant
 from assistant.config import Settings
 from assistant.embedding import SentenceTransformerEmbedder, model_spec
-from assistant.index.dense import FaissIndex
+from assistant.index.dense import FLAT_KIND, FaissIndex
 from assistant.types import SECTION_SEPARATOR, Principal
 from eval.bench import throughput
 from ingest.pipeline import Ingestor
@@ -344,10 +344,9 @@ def _allowed(assistant: Assistant) -> dict[str, np.ndarray]:
 def dense_recall(assistant: Assistant, asked: list[str]) -> dict[str, float]:
     """Recall@10 of the dense index against an exact scan of the same vectors, per reader."""
     dense = assistant.indexes.current().dense
-    if dense.kind == FaissIndex.kind and not getattr(dense, "approximate", False):
+    if dense.kind == FLAT_KIND:
         return dict.fromkeys(READERS, 1.0)
-    rows = dense.row_ids()
-    exact = FaissIndex.build(rows, np.vstack([dense.vector(int(r)) for r in rows]))
+    exact = FaissIndex.build(*dense.live_vectors())
     vectors = assistant.embedder.embed_queries(asked)
     out = {}
     for label, allowed in _allowed(assistant).items():
@@ -478,7 +477,7 @@ def measure(
             "size": size,
             "build": built,
             "open_seconds": round(ready, 2),
-            "dense_index": getattr(snapshot.dense, "describe", lambda: snapshot.dense.kind)(),
+            "dense_index": snapshot.dense.kind,
             "search": search_latency(assistant, asked),
             "steady_rss_mb": round(rss_mb()),
             "steady_rss_over_process_start_mb": round(rss_mb() - baseline),
