@@ -98,8 +98,9 @@ class SQLiteStore:
         0
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, log_keep: int = LOG_KEEP) -> None:
         self.path = path
+        self.log_keep = log_keep  # generations of changes kept in the log (smaller in tests)
         self._lock = threading.RLock()
         self._db = open_sqlite(path)
         with self._write():
@@ -143,11 +144,11 @@ class SQLiteStore:
             "INSERT INTO changes VALUES (?,?,?)",
             [(generation, d, np.asarray(r, dtype=np.int64).tobytes()) for d, r in touched.items()],
         )
-        if generation % 100 == 0 and generation > LOG_KEEP:
-            db.execute("DELETE FROM changes WHERE generation <= ?", (generation - LOG_KEEP,))
+        if generation % 100 == 0 and generation > self.log_keep:
+            db.execute("DELETE FROM changes WHERE generation <= ?", (generation - self.log_keep,))
             db.execute(
                 "UPDATE meta SET value = max(CAST(value AS INTEGER), ?) WHERE key = 'log_floor'",
-                (generation - LOG_KEEP,),
+                (generation - self.log_keep,),
             )
 
     @staticmethod
