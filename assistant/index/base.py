@@ -90,5 +90,6 @@ class Index(Protocol[Query, Rows]):
 
         Raises:
             ValueError: the delta is unreadable or does not fit this base.
+            OSError: its files cannot be read (missing ones included).
         """
         ...
