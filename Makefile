@@ -90,8 +90,8 @@ test-ui: install-dev ## Only the chat's tests (AppTest and headless Chromium)
 test: install-dev ## Run the whole test suite (unit, integration, e2e, browser, LLM)
 	$(BIN)/pytest -q
 
-test-fast: install-dev ## Run only the unit tests
-	$(BIN)/pytest -q tests/unit
+test-fast: install-dev ## Run only the unit and contract tests
+	$(BIN)/pytest -q tests/unit tests/contract
 
 lint: install-dev ## ruff and mypy
 	$(BIN)/ruff check .

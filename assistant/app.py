@@ -14,6 +14,7 @@ from assistant.index.ann import AnnParams
 from assistant.index.derived import DerivedIndexes
 from assistant.rerank import make_reranker
 from assistant.retrieval import RetrievalParams, Retriever
+from assistant.sqlite_store import SQLiteStore
 from assistant.store import Store
 
 
@@ -37,8 +38,28 @@ class Assistant:
         return TokenCounter(self.spec.tokenizer_file())
 
 
+def open_store(settings: Settings) -> Store:
+    """The store the settings select: the embedded SQLite store under ``settings.home`` unless
+    ``settings.database_url`` names a PostgreSQL database.
+
+    Raises:
+        ConfigError: ``database_url`` is set (this version has no PostgreSQL backend).
+
+    Example:
+        >>> store = open_store(Settings(home=Path("/tmp/eka")))  # doctest: +SKIP
+        >>> store.generation()  # doctest: +SKIP
+        0
+    """
+    if settings.database_url is not None:
+        raise ConfigError(
+            "EKA_DATABASE_URL is set, but this version of eka has no PostgreSQL backend; "
+            "unset it to use the embedded store under EKA_HOME"
+        )
+    return SQLiteStore(settings.store_path)
+
+
 def build_assistant(settings: Settings, embedder: SentenceTransformerEmbedder | None = None) -> Assistant:
-    """Open (or create) the store under ``settings.home`` and wire every component.
+    """Open (or create) the store the settings select (:func:`open_store`) and wire every component.
 
     Nothing heavy happens here: the embedding model loads on first use and the derived indexes load (or
     rebuild) on the first search. Pass ``embedder`` to share one loaded model between several stores.
@@ -48,7 +69,7 @@ def build_assistant(settings: Settings, embedder: SentenceTransformerEmbedder | 
         >>> assistant.retriever.search("brake pad wear", Principal.of("me"))  # doctest: +SKIP
     """
     spec = model_spec(settings.embedding_model)
-    store = Store(settings.store_path)
+    store = open_store(settings)
     if embedder is None or embedder.model_id != spec.model_id:
         embedder = SentenceTransformerEmbedder(
             spec, device=settings.device, batch_size=settings.embed_batch_size

@@ -16,6 +16,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EKA_", env_file=".env", extra="ignore")
 
     home: Path = Field(Path(".eka"), description="Where the store and derived indexes live.")
+    database_url: str | None = Field(
+        None,
+        description="A PostgreSQL URL selects the PostgreSQL backend (not available yet); unset: the "
+        "embedded SQLite store under home.",
+    )
     embedding_model: str = Field(
         "all-MiniLM-L6-v2",
         description="A packaged model name (see assistant.embedding.MODELS) or a SentenceTransformer folder.",

@@ -27,12 +27,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
 from assistant.fsutil import dir_digest, publish_dir
 from assistant.index.ann import AnnParams
+from assistant.index.base import Index
 from assistant.index.dense import FaissIndex
 from assistant.index.lexical import Bm25Index
 from assistant.store import DerivedRecord, IndexRows, Store
@@ -53,7 +54,13 @@ class Snapshot:
     lexical: Bm25Index
 
 
-Derived = FaissIndex | Bm25Index
+# Loading, persisting and compacting need only the ``Index`` seam; a snapshot keeps the concrete classes
+# because retrieval also uses what only one of them has (stored vectors, weighted and expanded queries).
+Derived = Index[Any, Any]
+DenseIndex = Index[np.ndarray, np.ndarray]
+LexicalIndex = Index[str, Sequence[str]]
+_dense: type[DenseIndex] = FaissIndex  # mypy proves both keep the seam
+_lexical: type[LexicalIndex] = Bm25Index
 BASE_FILE = "base.json"
 # A delta is folded into a new full version when it holds more rows than both of these. Every update rewrites
 # the whole delta (0.6-1.2 s for 20k rows at 100k chunks), so the fraction is small enough that a 1M-chunk

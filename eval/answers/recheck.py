@@ -19,6 +19,7 @@ from typing import Any
 
 from assistant.citations import check
 from assistant.postcheck import review
+from assistant.sqlite_store import SQLiteStore
 from assistant.store import Store
 from assistant.types import Hit
 from eval.answers.keyfacts import document_labels, load_annotations
@@ -84,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     before = json.loads((args.out / "report.json").read_text(encoding="utf-8"))["generators"][args.generator]
     outcome = {r["qid"]: r["outcome"] for r in before["questions"]}
-    store = Store(args.store)
+    store = SQLiteStore(args.store)
     try:
         rows = recheck(args.out, store, args.questions, args.generator, args.threshold)
     finally:

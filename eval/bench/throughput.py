@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from assistant.store import Store
+from assistant.sqlite_store import SQLiteStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _all_groups(home: Path) -> str:
     """Every group of the ingested corpus (the bench reads everything)."""
-    store = Store(home / "eka.sqlite3")
+    store = SQLiteStore(home / "eka.sqlite3")
     try:
         return ",".join(sorted({g for s in store.documents() for g in s.document.acl} | {"public"}))
     finally:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from assistant.config import Settings
-from assistant.store import Store
+from assistant.sqlite_store import SQLiteStore
 from eval.bench import scale
 from tests.conftest import SAMPLES
 
@@ -44,7 +44,7 @@ def test_the_corpus_is_ingested_with_pool_vectors_and_its_access_lists(
     assert 290 <= built["chunks"] <= 320
     # Every synthetic passage took a pool vector: the model embedded none of them.
     assert built["vectors_from_pool"] == built["chunks"]
-    store = Store(Settings(home=work / "300" / "eka", _env_file=None).store_path)  # type: ignore[call-arg]
+    store = SQLiteStore(Settings(home=work / "300" / "eka", _env_file=None).store_path)  # type: ignore[call-arg]
     try:
         acls = {s.document.title.rsplit(" ", 1)[-1]: s.document.acl for s in store.documents()}
         metadata = {s.document.title.rsplit(" ", 1)[-1]: s.document.metadata for s in store.documents()}
