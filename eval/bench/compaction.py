@@ -1,4 +1,4 @@
-"""Compaction benchmark: what folding a full delta into the base costs on a store built by ``eka bench scale``.
+"""Compaction benchmark: what folding a full delta into the base costs, on a store of `eka bench scale`.
 
 On the store of ``--size`` chunks under ``--work`` (built by ``eka bench scale``; this run adds documents to
 it), ingests ``--documents`` more synthetic documents (100 chunks each: enough to pass the compaction size),
