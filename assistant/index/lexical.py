@@ -163,20 +163,77 @@ def _merge(first: _Segment, second: _Segment) -> _Segment:
         position_of = np.full(len(segment.rows), -1, dtype=np.int64)
         position_of[segment.live if segment.live is not None else slice(None)] = new
         position_maps.append(position_of)
-    keys_a, tf_a = first.keys(vocab, position_maps[0], n)
     keys_b, tf_b = second.keys(vocab, position_maps[1], n)
-    at = np.searchsorted(keys_a, keys_b)
-    keys = np.insert(keys_a, at, keys_b)
-    tf = np.insert(tf_a, at, tf_b)
-    indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(keys // n, minlength=len(vocab)), out=indptr[1:])
+    indptr, docs, tf = _merged_postings(first, position_maps[0], keys_b, tf_b, len(vocab), n)
     lengths = np.concatenate(
         [
             first.lengths[first.live] if first.live is not None else first.lengths,
             second.lengths[second.live] if second.live is not None else second.lengths,
         ]
     )[order]
-    return _Segment(vocab, indptr, (keys % n).astype(np.int32), tf, lengths, rows[order])
+    return _Segment(vocab, indptr, docs, tf, lengths, rows[order])
+
+
+MERGE_BLOCK = 2_000_000  # postings of the first segment merged at a time (bounds the temporary arrays)
+
+
+def _merged_postings(
+    first: _Segment, position_of: np.ndarray, keys_b: np.ndarray, tf_b: np.ndarray, terms: int, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR (indptr, positions, tf) of ``first``'s live postings (remapped by ``position_of``) merged with the
+    sorted ``term * n + position`` keys of the second segment.
+
+    ``first``'s term ids are the merged vocabulary's first ids, so its postings are taken a block of terms
+    at a time (about ``MERGE_BLOCK`` postings) and written into preallocated arrays: the temporaries stay the
+    size of a block, not of the whole index (a 1M-chunk main segment holds some 60M postings, 480 MB per
+    int64 copy).
+    """
+    live_a = int(np.count_nonzero(first.live[first.docs])) if first.live is not None else len(first.docs)
+    total = live_a + len(keys_b)
+    docs = np.empty(total, dtype=np.int32)
+    tf = np.empty(total, dtype=first.tf.dtype)  # as np.insert into first's array gave before
+    counts = np.zeros(terms, dtype=np.int64)
+    written = 0
+
+    def put(keys: np.ndarray, freqs: np.ndarray, base: int) -> None:
+        nonlocal written
+        if not len(keys):
+            return
+        end = written + len(keys)
+        docs[written:end] = keys % n
+        tf[written:end] = freqs
+        per_term = np.bincount(keys // n - base)
+        counts[base : base + len(per_term)] += per_term
+        written = end
+
+    indptr_a = first.indptr
+    terms_a = len(indptr_a) - 1
+    t0 = 0
+    while t0 < terms_a:
+        t1 = int(np.searchsorted(indptr_a, indptr_a[t0] + MERGE_BLOCK, side="right")) - 1
+        t1 = min(max(t1, t0 + 1), terms_a)
+        lo, hi = int(indptr_a[t0]), int(indptr_a[t1])
+        block_docs = first.docs[lo:hi]
+        block_terms = np.repeat(np.arange(t0, t1, dtype=np.int64), np.diff(indptr_a[t0 : t1 + 1]))
+        if first.live is not None:
+            keep = first.live[block_docs]
+            block_terms, block_docs, block_tf = block_terms[keep], block_docs[keep], first.tf[lo:hi][keep]
+        else:
+            block_tf = first.tf[lo:hi]
+        keys_a = block_terms * n + position_of[block_docs]
+        if len(keys_a) > 1 and not bool(np.all(keys_a[1:] > keys_a[:-1])):
+            order = np.argsort(keys_a, kind="stable")
+            keys_a, block_tf = keys_a[order], block_tf[order]
+        b0, b1 = np.searchsorted(keys_b, [t0 * n, t1 * n])
+        at = np.searchsorted(keys_a, keys_b[b0:b1])
+        put(np.insert(keys_a, at, keys_b[b0:b1]), np.insert(block_tf, at, tf_b[b0:b1]), t0)
+        t0 = t1
+    b0 = int(np.searchsorted(keys_b, terms_a * n))
+    put(keys_b[b0:], tf_b[b0:], terms_a)
+    assert written == total, (written, total)
+    indptr = np.zeros(terms + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return indptr, docs, tf
 
 
 class _Population:

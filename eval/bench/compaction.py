@@ -64,7 +64,7 @@ def run(work: Path, size: int, documents: int) -> dict[str, Any]:
         before = _latencies(search, asked)
         steady = rss_mb()
         folder = work / str(size) / f"compaction-{time.time_ns()}"
-        first = size // 100 + 1000
+        first = size // 100 + 1000 * (1 + time.time_ns() % 900)  # new document numbers on every run
         for doc_no in range(first, first + documents):
             text, fields = document_text(pool, doc_no)
             (folder / f"eng-{doc_no:06d}.md").parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.index import lexical as lexical_index
 from assistant.index.dense import FaissIndex
 from assistant.index.lexical import Bm25Index
 
@@ -119,8 +120,13 @@ def _assert_same(corpus: _Corpus, dense: FaissIndex, lexical: Bm25Index) -> None
         assert dense.vector(row).tolist() == corpus.vectors[row].tolist()
 
 
+@pytest.mark.parametrize("block", [lexical_index.MERGE_BLOCK, 7])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_adds_replaces_and_removes_search_like_a_rebuild(seed: int) -> None:
+def test_adds_replaces_and_removes_search_like_a_rebuild(
+    seed: int, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A block of 7 postings makes every merge and compaction go through many term blocks.
+    monkeypatch.setattr(lexical_index, "MERGE_BLOCK", block)
     corpus = _Corpus(seed)
     dense, lexical = corpus.built()
     for step in range(12):
