@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import NotFound
-from assistant.fsutil import open_sqlite
+from assistant.fsutil import immediate, open_sqlite
 
 GENESIS = "0" * 64
 
@@ -105,14 +105,9 @@ class AuditLog:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")  # serialises appenders across processes too
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        """One immediate write transaction (serialises writers across processes too)."""
+        with immediate(self._db, self._lock) as db:
+            yield db
 
     def append(self, user_id: str, record: dict[str, Any]) -> str:
         """Append ``record`` (JSON-serialisable) and return its new provenance id."""

@@ -6,6 +6,8 @@ import hashlib
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 
@@ -56,3 +58,18 @@ def open_sqlite(path: Path) -> sqlite3.Connection:
     for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=60000"):
         db.execute(f"PRAGMA {pragma}")
     return db
+
+
+@contextmanager
+def immediate(db: sqlite3.Connection, lock: AbstractContextManager[object]) -> Iterator[sqlite3.Connection]:
+    """One ``BEGIN IMMEDIATE`` write transaction on a connection from :func:`open_sqlite`, under ``lock``:
+    committed at the end, rolled back on any error (nothing half-written); it also serialises writers across
+    processes."""
+    with lock:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")

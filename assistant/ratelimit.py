@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from assistant.errors import RateLimited
+from assistant.fsutil import immediate
 
 
 class RateLimiter:
@@ -46,21 +47,15 @@ class RateLimiter:
 
     def take(self, key: str) -> None:
         """Spend one token of ``key``; raises RateLimited (with the seconds to wait) when none is left."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                now = self._clock()
-                row = self._db.execute("SELECT tokens, at FROM buckets WHERE key = ?", (key,)).fetchone()
-                tokens, at = row if row else (self.capacity, now)
-                tokens = min(self.capacity, tokens + max(0.0, now - at) * self.rate)
-                spent = tokens >= 1.0
-                self._db.execute(
-                    "INSERT OR REPLACE INTO buckets VALUES (?, ?, ?)",
-                    (key, tokens - 1.0 if spent else tokens, now),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with immediate(self._db, self._lock) as db:
+            now = self._clock()
+            row = db.execute("SELECT tokens, at FROM buckets WHERE key = ?", (key,)).fetchone()
+            tokens, at = row if row else (self.capacity, now)
+            tokens = min(self.capacity, tokens + max(0.0, now - at) * self.rate)
+            spent = tokens >= 1.0
+            db.execute(
+                "INSERT OR REPLACE INTO buckets VALUES (?, ?, ?)",
+                (key, tokens - 1.0 if spent else tokens, now),
+            )
         if not spent:
             raise RateLimited("rate limit exceeded for this API key", (1.0 - tokens) / self.rate)

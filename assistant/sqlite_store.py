@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import NotFound
-from assistant.fsutil import open_sqlite
+from assistant.fsutil import immediate, open_sqlite
 from assistant.passages import passage_text
 from assistant.store import DerivedRecord, IndexRows, Store, StoreChanges, StoredDocument
 from assistant.types import Chunk, Document
@@ -126,15 +126,9 @@ class SQLiteStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One immediate write transaction; rolled back on any error, so nothing is half-written."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        """One immediate write transaction (serialises writers across processes too)."""
+        with immediate(self._db, self._lock) as db:
+            yield db
 
     def _bump(self, db: sqlite3.Connection, touched: dict[str, list[int]]) -> None:
         """Advance the generation and log which documents changed and which chunk rows they lost."""

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -28,7 +29,8 @@ READY_TIMEOUT_S = 120.0
 MAX_BODY_MB = 2
 MAX_FILE_MB = 1
 
-_RUNNING: list[Server] = []
+_RUNNING: list[Process] = []
+_P = TypeVar("_P", bound="Process")
 
 
 def eka_env(home: Path, **settings: str) -> dict[str, str]:
@@ -87,20 +89,13 @@ def free_port() -> int:
 
 
 @dataclass
-class Server:
-    """A running `eka serve` process."""
+class Process:
+    """A server process started by a fixture (``eka serve``, Streamlit), with its log."""
 
     name: str
-    home: Path
     url: str
     process: subprocess.Popen[bytes]
     log: Path
-    personas: dict[str, Persona] = field(default_factory=dict)
-
-    def client(self, persona: str | None = None, timeout: float = 120) -> httpx.Client:
-        """An HTTP client of this server, authenticated as ``persona`` (or anonymous)."""
-        headers = self.personas[persona].headers if persona else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
     def log_tail(self, chars: int = 6000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else "(no log)"
@@ -117,35 +112,52 @@ class Server:
             _RUNNING.remove(self)
 
 
-def start_server(name: str, home: Path, *args: str, **settings: str) -> Server:
-    """Start `eka serve` (with ``args``, e.g. ``--workers 2``) on a free port; wait until /readyz is ready."""
-    port = free_port()
-    log = home / f"server-{name}.log"
-    out = log.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "eka", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
-        env=eka_env(home, **settings),
-        cwd=home,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
-    out.close()
-    server = Server(name, home, f"http://127.0.0.1:{port}", process, log)
-    deadline = time.monotonic() + READY_TIMEOUT_S
+@dataclass
+class Server(Process):
+    """A running `eka serve` process over ``home``, with the personas' keys."""
+
+    home: Path
+    personas: dict[str, Persona] = field(default_factory=dict)
+
+    def client(self, persona: str | None = None, timeout: float = 120) -> httpx.Client:
+        """An HTTP client of this server, authenticated as ``persona`` (or anonymous)."""
+        headers = self.personas[persona].headers if persona else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+
+def popen(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
+    """Start ``command`` with its output in ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+
+
+def wait_ready(server: _P, health: str, timeout: float = READY_TIMEOUT_S) -> _P:
+    """Wait until ``server.url + health`` answers 200, then register the server (its log tail goes into the
+    report of a failing test); stop it and raise with its log when it exits or is not ready in time."""
+    deadline = time.monotonic() + timeout
     while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"eka serve exited with {process.returncode}:\n{server.log_tail()}")
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited with {server.process.returncode}:\n{server.log_tail()}")
         try:
-            if httpx.get(f"{server.url}/readyz", timeout=5).status_code == 200:
+            if httpx.get(server.url + health, timeout=5).status_code == 200:
                 break
         except httpx.TransportError:
             pass
         if time.monotonic() > deadline:
             server.stop()
-            raise RuntimeError(f"eka serve not ready after {READY_TIMEOUT_S:.0f} s:\n{server.log_tail()}")
-        time.sleep(0.5)
+            raise RuntimeError(f"{server.name} not ready after {timeout:.0f} s:\n{server.log_tail()}")
+        time.sleep(0.3)
     _RUNNING.append(server)
     return server
+
+
+def start_server(name: str, home: Path, *args: str, **settings: str) -> Server:
+    """Start `eka serve` (with ``args``, e.g. ``--workers 2``) on a free port; wait until /readyz is ready."""
+    port = free_port()
+    log = home / f"server-{name}.log"
+    command = [sys.executable, "-m", "eka", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
+    process = popen(command, eka_env(home, **settings), home, log)
+    return wait_ready(Server(name, f"http://127.0.0.1:{port}", process, log, home), "/readyz")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -153,7 +165,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if report.failed:
         for server in _RUNNING:
-            report.sections.append((f"eka serve log ({server.name}, tail)", server.log_tail()))
+            report.sections.append((f"{server.name} log (tail)", server.log_tail()))
     return report
 
 

@@ -26,11 +26,11 @@ from eval.bench.scale import (
     READERS,
     PoolEmbedder,
     default_pool,
-    document_text,
     load_pool,
     peak_rss,
     questions,
     rss_mb,
+    write_document,
 )
 from ingest.pipeline import Ingestor
 
@@ -66,11 +66,7 @@ def run(work: Path, size: int, documents: int) -> dict[str, Any]:
         folder = work / str(size) / f"compaction-{time.time_ns()}"
         first = size // 100 + 1000 * (1 + time.time_ns() % 900)  # new document numbers on every run
         for doc_no in range(first, first + documents):
-            text, fields = document_text(pool, doc_no)
-            (folder / f"eng-{doc_no:06d}.md").parent.mkdir(parents=True, exist_ok=True)
-            (folder / f"eng-{doc_no:06d}.md").write_text(text, encoding="utf-8")
-            sidecar = "".join(f"{k}: {v}\n" for k, v in fields.items())
-            (folder / f"eng-{doc_no:06d}.md.meta.yaml").write_text(sidecar, encoding="utf-8")
+            write_document(folder, pool, doc_no)
         compactions = assistant.indexes.compactions
         with peak_rss() as memory:
             started = time.perf_counter()

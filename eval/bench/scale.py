@@ -238,19 +238,20 @@ def document_text(pool: Pool, doc_no: int) -> tuple[str, dict[str, str]]:
     return "\n".join(parts), fields
 
 
+def write_document(folder: Path, pool: Pool, doc_no: int) -> int:
+    """Write document ``doc_no`` and its sidecar into ``folder``; the bytes written."""
+    text, fields = document_text(pool, doc_no)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"eng-{doc_no:06d}.md"
+    path.write_text(text, encoding="utf-8")
+    sidecar = "".join(f"{k}: {v}\n" for k, v in fields.items())
+    path.with_name(path.name + ".meta.yaml").write_text(sidecar, encoding="utf-8")
+    return len(text.encode()) + len(sidecar)
+
+
 def write_corpus(folder: Path, documents: int, pool: Pool) -> int:
     """Write ``documents`` Markdown files with sidecars (1,000 per folder); the bytes written."""
-    written = 0
-    for doc_no in range(documents):
-        text, fields = document_text(pool, doc_no)
-        sub = folder / f"{doc_no // 1000:04d}"
-        sub.mkdir(parents=True, exist_ok=True)
-        path = sub / f"eng-{doc_no:06d}.md"
-        path.write_text(text, encoding="utf-8")
-        sidecar = "".join(f"{k}: {v}\n" for k, v in fields.items())
-        (sub / f"eng-{doc_no:06d}.md.meta.yaml").write_text(sidecar, encoding="utf-8")
-        written += len(text.encode()) + len(sidecar)
-    return written
+    return sum(write_document(folder / f"{d // 1000:04d}", pool, d) for d in range(documents))
 
 
 # -- measuring ----------------------------------------------------------------------------------------------
@@ -380,8 +381,11 @@ def upload_to_searchable(assistant: Assistant, folder: Path, uploads: int) -> di
             returned = time.perf_counter()
             if not report.ok:
                 raise RuntimeError(f"upload failed: {report.to_json()}")
+            deadline = returned + 60
             hits = assistant.retriever.search(marker, READERS["100%"], 5)
             while not hits or marker not in hits[0].document.title:
+                if time.perf_counter() > deadline:
+                    raise RuntimeError(f"an upload was not searchable 60 s after it returned: {marker}")
                 hits = assistant.retriever.search(marker, READERS["100%"], 5)
             found = time.perf_counter()
         calls.append(returned - started)

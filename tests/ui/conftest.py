@@ -13,96 +13,29 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from eka.ui_cli import streamlit_command, ui_env
 from tests.conftest import ROOT, SAMPLES
+from tests.server import Process, eka_env, free_port, popen, wait_ready
 
-READY_TIMEOUT_S = 180.0
+READY_TIMEOUT_S = 180.0  # Streamlit's first start is slower than the API's
 ARTIFACTS = ROOT / "tests" / "artifacts"
-
-_RUNNING: list[Process] = []
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def eka_env(home: Path, **settings: str) -> dict[str, str]:
-    """This process's environment without EKA_* settings, plus EKA_HOME and ``settings``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EKA_")}
-    env.update({"EKA_HOME": str(home), **{f"EKA_{k.upper()}": v for k, v in settings.items()}})
-    return env
-
-
-@dataclass
-class Process:
-    """A server started by a fixture, with its log."""
-
-    name: str
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def log_tail(self, chars: int = 5000) -> str:
-        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else "(no log)"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
-        if self in _RUNNING:
-            _RUNNING.remove(self)
 
 
 def start(name: str, command: list[str], env: dict[str, str], cwd: Path, url: str, health: str) -> Process:
     """Start ``command`` and wait until ``url + health`` answers 200."""
     log = cwd / f"{name}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-    server = Process(name, url, process, log)
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode}:\n{server.log_tail()}")
-        try:
-            if httpx.get(url + health, timeout=5).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            server.stop()
-            raise RuntimeError(f"{name} not ready after {READY_TIMEOUT_S:.0f} s:\n{server.log_tail()}")
-        time.sleep(0.3)
-    _RUNNING.append(server)
-    return server
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    report = yield
-    if report.failed:
-        for server in _RUNNING:
-            report.sections.append((f"{server.name} log (tail)", server.log_tail()))
-    return report
+    return wait_ready(Process(name, url, popen(command, env, cwd, log), log), health, READY_TIMEOUT_S)
 
 
 # -- the real service ---------------------------------------------------------------------------------------
