@@ -1,0 +1,101 @@
+"""The write side of BM25 in PostgreSQL: postings and per-access-list statistics, kept in the store's
+transaction (assistant/pg/store.py calls these; assistant/pg/search.py reads them).
+
+Tokens are the embedded backend's (assistant/tokenize.py), so both backends index the same terms. Statistics
+are kept per access list (``term_stats``: document frequency; ``acl_stats``: chunk count and token total), so
+a reader's BM25 statistics are sums over the access lists the reader may read: exactly the statistics of the
+chunks the reader may read, as in the embedded backend, and nothing about the others.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import psycopg
+
+from assistant.tokenize import tokenize
+
+
+def acl_id(conn: psycopg.Connection, acl: frozenset[str]) -> int:
+    """The id of this access list, created on first use."""
+    groups = sorted(acl)
+    row = conn.execute("SELECT acl_id FROM acls WHERE groups = %s", (groups,)).fetchone()
+    if row is None:
+        row = conn.execute(
+            "INSERT INTO acls (groups) VALUES (%s) ON CONFLICT (groups) DO UPDATE SET groups = EXCLUDED.groups"
+            " RETURNING acl_id",
+            (groups,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def index_chunks(conn: psycopg.Connection, rows: Sequence[tuple[int, str]], acl: int, doc_key: int) -> None:
+    """Index chunk rows (row id, passage text) of one document: their lengths, postings and statistics.
+
+    The chunk rows must exist; call once per row (after :func:`unindex_chunks` when re-indexing).
+    """
+    if not rows:
+        return
+    lengths: list[tuple[int, int]] = []
+    frequency: Counter[str] = Counter()
+    tokens_total = 0
+    with conn.cursor() as cur, cur.copy(
+        "COPY postings (term, row_id, tf, length, acl_id, doc_key) FROM STDIN"
+    ) as copy:
+        for row_id, passage in rows:
+            tokens = tokenize(passage)
+            counts = Counter(tokens)
+            lengths.append((len(tokens), row_id))
+            tokens_total += len(tokens)
+            frequency.update(counts.keys())
+            for term, tf in counts.items():
+                copy.write_row((term, row_id, tf, len(tokens), acl, doc_key))
+    with conn.cursor() as cur:
+        cur.executemany("UPDATE chunks SET length = %s WHERE row_id = %s", lengths)
+    _add_term_stats(conn, acl, frequency)
+    conn.execute(
+        "INSERT INTO acl_stats (acl_id, chunks, tokens) VALUES (%s, %s, %s) ON CONFLICT (acl_id) DO UPDATE"
+        " SET chunks = acl_stats.chunks + EXCLUDED.chunks, tokens = acl_stats.tokens + EXCLUDED.tokens",
+        (acl, len(rows), tokens_total),
+    )
+
+
+def unindex_chunks(conn: psycopg.Connection, row_ids: Sequence[int]) -> None:
+    """Remove chunk rows from the postings and the statistics; call *before* the chunk rows are deleted."""
+    if not row_ids:
+        return
+    ids = list(row_ids)
+    for acl, count, tokens in conn.execute(
+        "SELECT acl_id, count(*), coalesce(sum(length), 0) FROM chunks WHERE row_id = ANY(%s) GROUP BY acl_id",
+        (ids,),
+    ).fetchall():
+        conn.execute(
+            "UPDATE acl_stats SET chunks = chunks - %s, tokens = tokens - %s WHERE acl_id = %s",
+            (count, tokens, acl),
+        )
+    gone = conn.execute(
+        "DELETE FROM postings WHERE row_id = ANY(%s) RETURNING term, acl_id", (ids,)
+    ).fetchall()
+    per_acl: dict[int, Counter[str]] = {}
+    for term, acl in gone:
+        per_acl.setdefault(acl, Counter())[term] += 1
+    for acl, counts in per_acl.items():
+        _add_term_stats(conn, acl, Counter({t: -c for t, c in counts.items()}))
+    conn.execute("DELETE FROM acl_stats WHERE chunks <= 0")
+
+
+def _add_term_stats(conn: psycopg.Connection, acl: int, delta: Counter[str]) -> None:
+    """Add ``delta`` to the document frequencies of one access list (terms in sorted order: no deadlocks)."""
+    if not delta:
+        return
+    terms = sorted(delta)
+    conn.execute(
+        "INSERT INTO term_stats (term, acl_id, df) SELECT t, %s, d FROM unnest(%s::text[], %s::bigint[]) AS u(t, d)"
+        " ON CONFLICT (term, acl_id) DO UPDATE SET df = term_stats.df + EXCLUDED.df",
+        (acl, terms, [delta[t] for t in terms]),
+    )
+    conn.execute(
+        "DELETE FROM term_stats WHERE acl_id = %s AND term = ANY(%s) AND df <= 0", (acl, terms)
+    )
