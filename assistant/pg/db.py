@@ -1,8 +1,8 @@
 """Connections to the PostgreSQL backend: one pool per process, pgvector's types registered on each.
 
-Every connection works as the role ``eka_service`` when the login role may take it (``SET ROLE``), so row-level
-security applies even when the login role is a superuser (a superuser would otherwise bypass it); searches
-narrow that further to ``eka_reader`` and the caller's groups (assistant/pg/search.py).
+Every connection works as the role ``eka_service`` when the login role may take it (``SET ROLE``), so
+row-level security applies even when the login role is a superuser (a superuser would otherwise bypass it);
+searches narrow that further to ``eka_reader`` and the caller's groups (assistant/pg/search.py).
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ def acl_id(conn: psycopg.Connection, acl: frozenset[str]) -> int:
     row = conn.execute("SELECT acl_id FROM acls WHERE groups = %s", (groups,)).fetchone()
     if row is None:
         row = conn.execute(
-            "INSERT INTO acls (groups) VALUES (%s) ON CONFLICT (groups) DO UPDATE SET groups = EXCLUDED.groups"
-            " RETURNING acl_id",
+            "INSERT INTO acls (groups) VALUES (%s)"
+            " ON CONFLICT (groups) DO UPDATE SET groups = EXCLUDED.groups RETURNING acl_id",
             (groups,),
         ).fetchone()
     assert row is not None
@@ -41,9 +41,10 @@ def index_chunks(conn: psycopg.Connection, rows: Sequence[tuple[int, str]], acl:
     lengths: list[tuple[int, int]] = []
     frequency: Counter[str] = Counter()
     tokens_total = 0
-    with conn.cursor() as cur, cur.copy(
-        "COPY postings (term, row_id, tf, length, acl_id, doc_key) FROM STDIN"
-    ) as copy:
+    with (
+        conn.cursor() as cur,
+        cur.copy("COPY postings (term, row_id, tf, length, acl_id, doc_key) FROM STDIN") as copy,
+    ):
         for row_id, passage in rows:
             tokens = tokenize(passage)
             counts = Counter(tokens)
@@ -68,7 +69,8 @@ def unindex_chunks(conn: psycopg.Connection, row_ids: Sequence[int]) -> None:
         return
     ids = list(row_ids)
     for acl, count, tokens in conn.execute(
-        "SELECT acl_id, count(*), coalesce(sum(length), 0) FROM chunks WHERE row_id = ANY(%s) GROUP BY acl_id",
+        "SELECT acl_id, count(*), coalesce(sum(length), 0) FROM chunks"
+        " WHERE row_id = ANY(%s) GROUP BY acl_id",
         (ids,),
     ).fetchall():
         conn.execute(
@@ -92,10 +94,9 @@ def _add_term_stats(conn: psycopg.Connection, acl: int, delta: Counter[str]) -> 
         return
     terms = sorted(delta)
     conn.execute(
-        "INSERT INTO term_stats (term, acl_id, df) SELECT t, %s, d FROM unnest(%s::text[], %s::bigint[]) AS u(t, d)"
+        "INSERT INTO term_stats (term, acl_id, df)"
+        " SELECT t, %s, d FROM unnest(%s::text[], %s::bigint[]) AS u(t, d)"
         " ON CONFLICT (term, acl_id) DO UPDATE SET df = term_stats.df + EXCLUDED.df",
         (acl, terms, [delta[t] for t in terms]),
     )
-    conn.execute(
-        "DELETE FROM term_stats WHERE acl_id = %s AND term = ANY(%s) AND df <= 0", (acl, terms)
-    )
+    conn.execute("DELETE FROM term_stats WHERE acl_id = %s AND term = ANY(%s) AND df <= 0", (acl, terms))

@@ -1,4 +1,5 @@
-"""Versioned schema migrations for the PostgreSQL backend: ``eka db upgrade`` applies them, start-up checks them.
+"""Versioned schema migrations for the PostgreSQL backend: ``eka db upgrade`` applies them, start-up
+checks them.
 
 Migrations are the files ``migrations/NNNN_name.sql``, applied in order, each in its own transaction, under an
 advisory lock (two processes upgrading at once apply each migration once). ``schema_migrations`` records
@@ -59,7 +60,9 @@ def status(conn: psycopg.Connection) -> tuple[list[Migration], list[str]]:
     conn.rollback()
     known = {m.version: m for m in migrations()}
     problems = [
-        f"migration {v:04d} differs from the one applied" for v, h in applied.items() if v in known and known[v].sha256 != h
+        f"migration {v:04d} differs from the one applied"
+        for v, h in applied.items()
+        if v in known and known[v].sha256 != h
     ]
     problems += [f"migration {v:04d} is newer than this version of eka" for v in applied if v not in known]
     return [m for m in known.values() if m.version not in applied], problems
@@ -76,8 +79,8 @@ def upgrade(conn: psycopg.Connection) -> list[Migration]:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
             conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
-                " sha256 text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY,"
+                " name text NOT NULL, sha256 text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
             )
             if migration.version in _applied(conn):
                 continue
@@ -102,6 +105,8 @@ def check(conn: psycopg.Connection) -> None:
     pending, problems = status(conn)
     if pending:
         names = ", ".join(f"{m.version:04d}_{m.name}" for m in pending)
-        raise ConfigError(f"the database schema is behind this version of eka ({names}): run `eka db upgrade`")
+        raise ConfigError(
+            f"the database schema is behind this version of eka ({names}): run `eka db upgrade`"
+        )
     if problems:
         raise ConfigError("; ".join(problems))
