@@ -12,22 +12,36 @@ from assistant.embedding import ModelSpec, SentenceTransformerEmbedder, TokenCou
 from assistant.errors import ConfigError
 from assistant.index.ann import AnnParams
 from assistant.index.derived import DerivedIndexes
+from assistant.index.searcher import EmbeddedSearcher
 from assistant.rerank import make_reranker
 from assistant.retrieval import RetrievalParams, Retriever
+from assistant.searcher import Searcher
 from assistant.sqlite_store import SQLiteStore
 from assistant.store import Store
 
 
 @dataclass
 class Assistant:
-    """The wired library: store, embedder, derived indexes and retriever."""
+    """The wired library: store, embedder, searcher and retriever (``indexes``: the embedded backend's
+    derived index files; ``None`` on PostgreSQL, which searches in the database)."""
 
     settings: Settings
     spec: ModelSpec
     store: Store
     embedder: SentenceTransformerEmbedder
-    indexes: DerivedIndexes
+    searcher: Searcher
     retriever: Retriever
+    indexes: DerivedIndexes | None = None
+
+    def embedded_indexes(self) -> DerivedIndexes:
+        """The embedded backend's derived index files (for the tools that work on them directly).
+
+        Raises:
+            ConfigError: this assistant runs on PostgreSQL, which has no derived index files.
+        """
+        if self.indexes is None:
+            raise ConfigError("this store is in PostgreSQL: it has no derived index files")
+        return self.indexes
 
     def close(self) -> None:
         """Release the store."""
@@ -83,6 +97,7 @@ def build_assistant(settings: Settings, embedder: SentenceTransformerEmbedder | 
         bm25_b=settings.bm25_b,
         ann=AnnParams(settings.ann_min_rows, settings.ann_nprobe),
     )
+    searcher: Searcher = EmbeddedSearcher(store, indexes)
     params = RetrievalParams(
         candidates=settings.candidates,
         fusion=settings.fusion,
@@ -100,5 +115,5 @@ def build_assistant(settings: Settings, embedder: SentenceTransformerEmbedder | 
         reranker = make_reranker(settings.reranker, embedder)
     except ValueError as err:
         raise ConfigError(str(err)) from err
-    retriever = Retriever(store, indexes, embedder, params, reranker)
-    return Assistant(settings, spec, store, embedder, indexes, retriever)
+    retriever = Retriever(searcher, embedder, params, reranker)
+    return Assistant(settings, spec, store, embedder, searcher, retriever, indexes)

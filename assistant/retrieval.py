@@ -10,7 +10,6 @@ and relevance only ever see candidates from the allowed set.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -19,59 +18,15 @@ import numpy as np
 from assistant import relevance
 from assistant.citations import content_words
 from assistant.embedding import Embedder
-from assistant.filters import Filters, can_read, check_filters, matches
-from assistant.index.derived import DerivedIndexes, Snapshot
-from assistant.lru import SizedLRU
+from assistant.filters import Filters, can_read, check_filters
 from assistant.passages import passage_text
 from assistant.rerank import Reranker
-from assistant.store import Store, StoreChanges
+from assistant.searcher import Run, Searcher, SearchView
 from assistant.types import Chunk, Document, Hit, Principal, SearchMode
 
 log = logging.getLogger(__name__)
 
 Fusion = Literal["minmax", "rrf"]
-
-
-@dataclass(frozen=True, slots=True)
-class Catalog:
-    """Documents and the document of every indexed row, for one store generation."""
-
-    generation: int
-    documents: dict[str, Document]
-    rowids: np.ndarray
-    row_doc: np.ndarray  # index into doc_order for every row
-    doc_order: list[str]
-
-
-def _updated_catalog(catalog: Catalog, changes: StoreChanges) -> Catalog:
-    """The catalog with the changed documents and their rows replaced (a pass over the row arrays, no store
-    scan: the catalog of a million chunks is not read again after every upload)."""
-    documents = dict(catalog.documents)
-    for doc_id, stored in changes.documents.items():
-        if stored is None:
-            documents.pop(doc_id, None)
-        else:
-            documents[doc_id] = stored.document
-    doc_order = sorted(documents)
-    position = {d: i for i, d in enumerate(doc_order)}
-    remap = np.asarray([position.get(d, -1) for d in catalog.doc_order] + [-1], dtype=np.int64)
-    added = changes.rows.rowids
-    gone = np.union1d(changes.removed, added)
-    keep = np.ones(len(catalog.rowids), dtype=bool)
-    at = np.searchsorted(catalog.rowids, gone)
-    inside = at < len(catalog.rowids)
-    at = at[inside]
-    keep[at[catalog.rowids[at] == gone[inside]]] = False
-    rowids, row_doc = catalog.rowids[keep], remap[catalog.row_doc[keep]]
-    where = np.searchsorted(rowids, added)
-    added_doc = np.asarray([position.get(d, -1) for d in changes.rows.doc_ids], dtype=np.int64)
-    return Catalog(
-        changes.generation,
-        documents,
-        np.insert(rowids, where, added),
-        np.insert(row_doc, where, added_doc),
-        doc_order,
-    )
 
 
 def fuse_minmax(runs: list[tuple[np.ndarray, np.ndarray]], weights: list[float]) -> dict[int, float]:
@@ -116,39 +71,37 @@ class RetrievalParams:
     max_per_page: int = 0  # diversify: later chunks of an already-listed page or section go after the rest
 
 
-ALLOWED_CACHE_BYTES = 64 * 1024 * 1024
-
-
-def _allowed_size(key: tuple[object, ...], rows: np.ndarray | None) -> int:
-    """Bytes of one allowed-rows entry: the row ids plus the group and filter strings of its key."""
-    _generation, groups, filters = key
-    text = sum(len(g) for g in groups) if isinstance(groups, frozenset) else 0
-    if isinstance(filters, tuple):
-        text += sum(len(k) + sum(len(v) for v in values) for k, values in filters)
-    return 256 + text + (rows.nbytes if rows is not None else 0)
-
-
 def _minmax(values: np.ndarray) -> np.ndarray:
     span = float(values.max() - values.min()) if len(values) else 0.0
     return (values - values.min()) / span if span > 0 else np.ones_like(values)
 
 
 class _ChunkCache:
-    """Chunks fetched from the store once per search, whichever stage asks first."""
+    """Chunks and their documents fetched through the view once per search, whichever stage asks first."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, view: SearchView) -> None:
+        self.view = view
         self.known: dict[int, Chunk] = {}
+        self.documents: dict[str, Document] = {}
 
     def __call__(self, rows: list[int]) -> dict[int, Chunk]:
         missing = [row for row in rows if row not in self.known]
         if missing:
-            self.known.update(self.store.chunks_by_rowid(missing))
+            found = self.view.chunks(missing)
+            self.known.update(found)
+            wanted = {c.doc_id for c in found.values()} - self.documents.keys()
+            if wanted:
+                self.documents.update(self.view.documents(wanted))
         return self.known
+
+    def passage(self, chunk: Chunk) -> str:
+        """The chunk's passage as indexed (title and section in front)."""
+        document = self.documents.get(chunk.doc_id)
+        return passage_text(document.title if document else None, chunk.section, chunk.text)
 
 
 class Retriever:
-    """Searches the derived indexes of a store as a given principal.
+    """Searches a store as a given principal, through the backend's searcher (assistant/searcher.py).
 
     Example:
         >>> hits = retriever.search("pad wear limit", Principal.of("ann", ["brakes"]), k=5)  # doctest: +SKIP
@@ -158,23 +111,15 @@ class Retriever:
 
     def __init__(
         self,
-        store: Store,
-        indexes: DerivedIndexes,
+        searcher: Searcher,
         embedder: Embedder,
         params: RetrievalParams | None = None,
         reranker: Reranker | None = None,
     ) -> None:
-        self.store = store
-        self.indexes = indexes
+        self.searcher = searcher
         self.embedder = embedder
         self.params = params or RetrievalParams()
         self.reranker = reranker
-        self._catalog: Catalog | None = None
-        self._cache_lock = threading.Lock()  # the API searches from several threads
-        # Keyed by caller input (groups, filters): bounded by entries and by bytes (keys and row arrays).
-        self._allowed = SizedLRU[tuple[object, ...], np.ndarray | None](
-            256, ALLOWED_CACHE_BYTES, _allowed_size
-        )
 
     def model_ids(self) -> list[str]:
         """Models besides the embedder that shape the ranking (rerankers)."""
@@ -197,34 +142,28 @@ class Retriever:
         query = query.strip()
         if not query or k <= 0:
             return []
-        snapshot = self.indexes.current()
-        with self._cache_lock:
-            catalog = self._catalog_for(snapshot)
-            allowed = self._allowed_rows(catalog, principal.groups, filters or {})
-            # BM25 statistics come from every document the caller may read (metadata filters only restrict).
-            readable = self._allowed_rows(catalog, principal.groups, {}) if filters else allowed
-        if allowed is not None and not len(allowed):
-            return []
-        params = self.params
-        depth = max(k, params.candidates, params.rerank_depth if self.reranker else 0)
-        vector = self.embedder.embed_queries([query])[0] if mode in ("hybrid", "dense") else None
-        ranked = self._combine(self._runs(snapshot, query, vector, depth, (allowed, readable), mode), mode)
-        chunks = _ChunkCache(self.store)
-        if params.prf_docs > 0 and ranked:
-            ranked = self._feedback_round(
-                snapshot, catalog, chunks, query, vector, ranked, depth, (allowed, readable), mode
-            )
-        retriever: Literal["dense", "lexical", "fused", "reranked"] = "fused" if mode == "hybrid" else mode
-        if self.reranker is not None and ranked:
-            ranked = self._rerank(catalog, chunks, query, ranked)
-            retriever = "reranked"
-        if params.max_per_page > 0:
-            ranked = self._diversify(chunks, ranked[:depth], params.max_per_page)
-        rows_hits = self._hits(chunks, ranked[:k], catalog, principal, retriever)
-        return self._with_relevance(snapshot, query, vector, rows_hits)
+        with self.searcher.view(principal.groups, filters or {}) as view:
+            if view.empty():
+                return []
+            params = self.params
+            depth = max(k, params.candidates, params.rerank_depth if self.reranker else 0)
+            vector = self.embedder.embed_queries([query])[0] if mode in ("hybrid", "dense") else None
+            ranked = self._combine(self._runs(view, query, vector, depth, mode), mode)
+            chunks = _ChunkCache(view)
+            if params.prf_docs > 0 and ranked:
+                ranked = self._feedback_round(view, chunks, query, vector, ranked, depth, mode)
+            retriever: Literal["dense", "lexical", "fused", "reranked"]
+            retriever = "fused" if mode == "hybrid" else mode
+            if self.reranker is not None and ranked:
+                ranked = self._rerank(chunks, query, ranked)
+                retriever = "reranked"
+            if params.max_per_page > 0:
+                ranked = self._diversify(chunks, ranked[:depth], params.max_per_page)
+            rows_hits = self._hits(chunks, ranked[:k], principal, retriever)
+            return self._with_relevance(view, query, vector, rows_hits)
 
     def _with_relevance(
-        self, snapshot: Snapshot, query: str, vector: np.ndarray | None, rows_hits: list[tuple[int, Hit]]
+        self, view: SearchView, query: str, vector: np.ndarray | None, rows_hits: list[tuple[int, Hit]]
     ) -> list[Hit]:
         """The hits with their absolute relevance (assistant/relevance.py): the mean of the dense cosine and
         the lexical coverage of each passage; no encoder pass besides the query vector."""
@@ -233,9 +172,10 @@ class Retriever:
         if vector is None:  # lexical mode: the query vector comes from the embedder's query cache when it can
             vector = self.embedder.embed_queries([query])[0]
         words = content_words(query)
+        stored = view.vectors([row for row, _ in rows_hits])
         out = []
         for row, hit in rows_hits:
-            cosine = float(np.dot(snapshot.dense.vector(row), vector))
+            cosine = float(np.dot(stored[row], vector)) if row in stored else 0.0
             passage = passage_text(hit.document.title, hit.chunk.section, hit.chunk.text)
             out.append(replace(hit, relevance=relevance.of(cosine, relevance.coverage(words, passage))))
         return out
@@ -261,30 +201,23 @@ class Retriever:
         cap = head[-1][1] if head else 0.0
         return head + [(row, min(score, cap) - 1e-6 * (i + 1)) for i, (row, score) in enumerate(tail)]
 
+    @staticmethod
     def _runs(
-        self,
-        snapshot: Snapshot,
+        view: SearchView,
         query: str | dict[str, float],
         vector: np.ndarray | None,
         depth: int,
-        rows: tuple[np.ndarray | None, np.ndarray | None],
         mode: SearchMode,
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """One (row ids, scores) run per index, within ``rows`` = (allowed, readable); ``None``: every row."""
-        allowed, readable = rows
+    ) -> list[Run]:
+        """One (row ids, scores) run per retriever, within the view."""
         runs = []
         if mode in ("hybrid", "dense") and vector is not None:
-            runs.append(snapshot.dense.search(vector, depth, allowed))
+            runs.append(view.dense(vector, depth))
         if mode in ("hybrid", "lexical"):
-            if isinstance(query, dict):
-                runs.append(snapshot.lexical.search_weighted(query, depth, allowed, readable))
-            else:
-                runs.append(snapshot.lexical.search(query, depth, allowed, readable))
+            runs.append(view.lexical(query, depth))
         return runs
 
-    def _combine(
-        self, runs: list[tuple[np.ndarray, np.ndarray]], mode: SearchMode
-    ) -> list[tuple[int, float]]:
+    def _combine(self, runs: list[Run], mode: SearchMode) -> list[tuple[int, float]]:
         if mode != "hybrid":
             ids, scores = runs[0]
             return list(zip(ids.tolist(), scores.tolist(), strict=True))
@@ -297,14 +230,12 @@ class Retriever:
 
     def _feedback_round(
         self,
-        snapshot: Snapshot,
-        catalog: Catalog,
+        view: SearchView,
         cache: _ChunkCache,
         query: str,
         vector: np.ndarray | None,
         ranked: list[tuple[int, float]],
         depth: int,
-        rows: tuple[np.ndarray | None, np.ndarray | None],
         mode: SearchMode,
     ) -> list[tuple[int, float]]:
         """Pseudo-relevance feedback: move the dense query towards the top results (Rocchio) and add their
@@ -312,21 +243,19 @@ class Retriever:
         params = self.params
         feedback = [row for row, _ in ranked[: params.prf_docs]]
         if vector is not None and params.prf_dense_weight > 0:
-            centroid = np.mean([snapshot.dense.vector(r) for r in feedback], axis=0)
+            stored = view.vectors(feedback)
+            centroid = np.mean([stored[r] for r in feedback if r in stored], axis=0)
             moved = vector + params.prf_dense_weight * centroid
             vector = (moved / max(float(np.linalg.norm(moved)), 1e-9)).astype(np.float32)
         lexical_query: str | dict[str, float] = query
         if mode in ("hybrid", "lexical") and params.prf_terms > 0:
             chunks = cache(feedback)
-            passages = [self._passage(catalog, chunks[r]) for r in feedback if r in chunks]
-            lexical_query = snapshot.lexical.expand(
-                query, passages, params.prf_terms, params.prf_lexical_weight, rows[1]
-            )
-        return self._combine(self._runs(snapshot, lexical_query, vector, depth, rows, mode), mode)
+            passages = [cache.passage(chunks[r]) for r in feedback if r in chunks]
+            lexical_query = view.expand(query, passages, params.prf_terms, params.prf_lexical_weight)
+        return self._combine(self._runs(view, lexical_query, vector, depth, mode), mode)
 
     def _rerank(
         self,
-        catalog: Catalog,
         cache: _ChunkCache,
         query: str,
         ranked: list[tuple[int, float]],
@@ -335,7 +264,7 @@ class Retriever:
         assert self.reranker is not None
         head = ranked[: self.params.rerank_depth]
         chunks = cache([row for row, _ in head])
-        passages = [self._passage(catalog, chunks[row]) if row in chunks else "" for row, _ in head]
+        passages = [cache.passage(chunks[row]) if row in chunks else "" for row, _ in head]
         scores = np.asarray(self.reranker.score(query, passages), dtype=np.float64)
         weight = self.params.rerank_weight
         if weight < 1.0:  # blend with the first-stage score, both min-max normalised over the head
@@ -350,63 +279,20 @@ class Retriever:
         return reordered + tail
 
     @staticmethod
-    def _passage(catalog: Catalog, chunk: Chunk) -> str:
-        document = catalog.documents.get(chunk.doc_id)
-        return passage_text(document.title if document else None, chunk.section, chunk.text)
-
     def _hits(
-        self,
         cache: _ChunkCache,
         ranked: list[tuple[int, float]],
-        catalog: Catalog,
         principal: Principal,
         retriever: Literal["dense", "lexical", "fused", "reranked"],
     ) -> list[tuple[int, Hit]]:
         chunks = cache([row for row, _ in ranked])
+        documents = cache.documents
         hits: list[tuple[int, Hit]] = []
         for row, score in ranked:
             chunk = chunks.get(row)
-            document = catalog.documents.get(chunk.doc_id) if chunk else None
-            # The allowed set already excluded unreadable rows; this re-check guards against a stale catalog.
+            document = documents.get(chunk.doc_id) if chunk else None
+            # The view already excluded unreadable rows; this re-check guards against a stale view.
             if chunk is None or document is None or not can_read(document, principal.groups):
                 continue
             hits.append((row, Hit(chunk, float(score), len(hits) + 1, retriever, document)))
         return hits
-
-    def _catalog_for(self, snapshot: Snapshot) -> Catalog:
-        catalog = self._catalog
-        if catalog is not None and catalog.generation == snapshot.generation:
-            return catalog
-        changes = self.store.changes_since(catalog.generation) if catalog is not None else None
-        if catalog is not None and changes is not None:
-            catalog = _updated_catalog(catalog, changes)
-        else:
-            documents = {s.document.doc_id: s.document for s in self.store.documents()}
-            rowids, doc_ids = self.store.row_documents()
-            doc_order = sorted(documents)
-            position = {d: i for i, d in enumerate(doc_order)}
-            row_doc = np.asarray([position.get(d, -1) for d in doc_ids], dtype=np.int64)
-            catalog = Catalog(snapshot.generation, documents, rowids, row_doc, doc_order)
-        self._catalog = catalog
-        self._allowed.clear()
-        return catalog
-
-    def _allowed_rows(self, catalog: Catalog, groups: frozenset[str], filters: Filters) -> np.ndarray | None:
-        """Sorted row ids the caller may see under ``filters``; ``None`` when that is every row."""
-        key = (catalog.generation, groups, tuple(sorted(filters.items())))
-        if key in self._allowed:
-            return self._allowed.get(key)
-        readable = np.asarray(
-            [
-                can_read(catalog.documents[d], groups) and matches(catalog.documents[d], filters)
-                for d in catalog.doc_order
-            ],
-            dtype=bool,
-        )
-        if readable.all() and len(catalog.rowids):
-            allowed: np.ndarray | None = None
-        else:
-            mask = readable[catalog.row_doc] if len(catalog.row_doc) else np.zeros(0, dtype=bool)
-            allowed = catalog.rowids[mask]
-        self._allowed.put(key, allowed)
-        return allowed

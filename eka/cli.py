@@ -338,7 +338,7 @@ def docs_remove(
         assistant.store.remove_document(doc_id)
     except EkaError:
         _fail(f"no document with source or id {source!r}", code=1)
-    assistant.indexes.current()
+    assistant.searcher.refresh()
     console.print(f"removed {source}")
 
 
@@ -391,7 +391,7 @@ def index_stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON
 def index_verify() -> None:
     """Check that the derived indexes match the store exactly (exit status 1 if not)."""
     assistant = _assistant()
-    problems = assistant.indexes.verify()
+    problems = assistant.searcher.verify()
     if problems:
         for problem in problems:
             err_console.print(f"[red]✗[/red] {problem}")
@@ -409,10 +409,10 @@ def index_rebuild() -> None:
     """Rebuild the dense and lexical indexes from the store (no re-embedding of cached vectors)."""
     assistant = _assistant()
     started = time.perf_counter()
-    snapshot = assistant.indexes.rebuild()
+    built = assistant.searcher.rebuild()
     console.print(
-        f"rebuilt {len(snapshot.dense)} vectors and {len(snapshot.lexical)} lexical rows "
-        f"for generation {snapshot.generation} in {time.perf_counter() - started:.1f}s"
+        f"rebuilt {built['dense']} vectors and {built['lexical']} lexical rows "
+        f"for generation {assistant.store.generation()} in {time.perf_counter() - started:.1f}s"
     )
 
 

@@ -351,7 +351,7 @@ class Ingestor:
         with self._lock():
             yield
             index_started = time.perf_counter()
-            self.assistant.indexes.current()
+            self.assistant.searcher.refresh()
             report.index_s = time.perf_counter() - index_started
         report.wall_s = time.perf_counter() - started
 

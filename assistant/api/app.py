@@ -197,7 +197,7 @@ def build_services(
 def warm_up(svc: Services) -> None:
     """Load the embedding model and the indexes, and run one search, before declaring readiness."""
     svc.assistant.embedder.model()
-    svc.assistant.indexes.current()
+    svc.assistant.searcher.refresh()
     svc.assistant.retriever.search("warm up", Principal.of("eka-warmup"), k=1)
     for name, answerer in svc.answerers.items():
         try:  # start a model process or reach an endpoint now, not on the first question

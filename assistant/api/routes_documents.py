@@ -296,5 +296,5 @@ def delete_document(doc_id: str, svc: ServicesDep, caller: CallerDep) -> DeleteR
     if document.source.startswith("uploads/"):  # the kept original (sources are unique: never another's)
         kept = svc.assistant.settings.home / document.source
         kept.unlink(missing_ok=True)
-    svc.assistant.indexes.current()  # apply the removal now, so no later request pays for it
+    svc.assistant.searcher.refresh()  # apply the removal now, so no later request pays for it
     return DeleteResponse(doc_id=doc_id, deleted=True)

@@ -59,7 +59,7 @@ def run(work: Path, size: int, documents: int) -> dict[str, Any]:
         def search(question: str) -> None:
             assistant.retriever.search(question, reader, 10)
 
-        assistant.indexes.current()
+        assistant.embedded_indexes().current()
         _latencies(search, asked)  # warm: model, caches
         before = _latencies(search, asked)
         steady = rss_mb()
@@ -67,7 +67,7 @@ def run(work: Path, size: int, documents: int) -> dict[str, Any]:
         first = size // 100 + 1000 * (1 + time.time_ns() % 900)  # new document numbers on every run
         for doc_no in range(first, first + documents):
             write_document(folder, pool, doc_no)
-        compactions = assistant.indexes.compactions
+        compactions = assistant.embedded_indexes().compactions
         with peak_rss() as memory:
             started = time.perf_counter()
             report = Ingestor(assistant).run([folder])
@@ -77,7 +77,7 @@ def run(work: Path, size: int, documents: int) -> dict[str, Any]:
             searcher = threading.Thread(target=lambda: during.extend(_latencies(search, asked, done)))
             searcher.start()
             started = time.perf_counter()
-            assistant.indexes.settle()
+            assistant.embedded_indexes().settle()
             compaction = time.perf_counter() - started
             done.set()
             searcher.join()
@@ -87,7 +87,7 @@ def run(work: Path, size: int, documents: int) -> dict[str, Any]:
             "documents_added": documents,
             "chunks_added": report.counts()["chunks"],
             "ingest_seconds": round(ingested, 1),
-            "compactions_run": assistant.indexes.compactions - compactions,
+            "compactions_run": assistant.embedded_indexes().compactions - compactions,
             "compaction_seconds_after_ingest": round(compaction, 1),
             "steady_rss_mb": round(steady),
             "peak_rss_mb": round(memory["peak_mb"]),

@@ -344,7 +344,7 @@ def _allowed(assistant: Assistant) -> dict[str, np.ndarray]:
 
 def dense_recall(assistant: Assistant, asked: list[str]) -> dict[str, float]:
     """Recall@10 of the dense index against an exact scan of the same vectors, per reader."""
-    dense = assistant.indexes.current().dense
+    dense = assistant.embedded_indexes().current().dense
     if dense.kind == FLAT_KIND:
         return dict.fromkeys(READERS, 1.0)
     exact = FaissIndex.build(*dense.live_vectors())
@@ -474,7 +474,7 @@ def measure(
     assistant = build_assistant(settings, embedder)
     try:
         started = time.perf_counter()
-        snapshot = assistant.indexes.current()
+        snapshot = assistant.embedded_indexes().current()
         assistant.retriever.search(asked[0], READERS["100%"], 10)
         ready = time.perf_counter() - started
         result: dict[str, Any] = {
@@ -488,7 +488,7 @@ def measure(
             "dense_recall_at_10": dense_recall(assistant, asked),
             "upload": upload_to_searchable(assistant, home / "uploads", options["uploads"]),
         }
-        assistant.indexes.settle()
+        assistant.embedded_indexes().settle()
     finally:
         assistant.close()
         del assistant

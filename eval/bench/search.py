@@ -113,7 +113,7 @@ def bench(
         _ingest(assistant, corpus)
         retriever = assistant.retriever
         retriever.search("warm up", Principal.of("warm", ["public"]), k=5)  # load or rebuild the indexes
-        lexical = assistant.indexes.current().lexical
+        lexical = assistant.embedded_indexes().current().lexical
         partitioned = "population" in inspect.signature(lexical.search).parameters
         out: dict[str, Any] = {"chunks": len(lexical), "documents": len(assistant.store.documents())}
         for name, principal in _readers(assistant).items():

@@ -84,7 +84,7 @@ def run(chunks: int, home: Path, uploads: int, delta_rows: int = 0) -> dict[str,
     first = time.perf_counter() - started
     for d in range(delta_rows // 100):
         _document(assistant.store, model_id, f"late{d:06d}", _texts(rng, 100), rng)
-    assistant.indexes.current()
+    assistant.embedded_indexes().current()
     times, writes, updates = [], [], []
     for u in range(uploads):
         marker = f"zqmarker{u}"
@@ -92,7 +92,7 @@ def run(chunks: int, home: Path, uploads: int, delta_rows: int = 0) -> dict[str,
         _document(assistant.store, model_id, f"upload{u}", _texts(rng, 10, f" {marker}"), rng)
         writes.append(time.perf_counter() - started)
         started = time.perf_counter()
-        assistant.indexes.current()  # what the end of an upload does (and else the next search)
+        assistant.embedded_indexes().current()  # what the end of an upload does (and else the next search)
         updates.append(time.perf_counter() - started)
         hits = assistant.retriever.search(marker, READER, k=5, mode="lexical")
         times.append(time.perf_counter() - started)

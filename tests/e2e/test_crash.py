@@ -110,10 +110,10 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_ingest(
 
     crashed = make_assistant("crashed")
     assert crashed.store.check() == []
-    crashed.indexes.current()  # stale or missing derived indexes are rebuilt, not trusted
-    assert crashed.indexes.verify() == []
+    crashed.embedded_indexes().current()  # stale or missing derived indexes are rebuilt, not trusted
+    assert crashed.embedded_indexes().verify() == []
     assert Ingestor(crashed).run([root]).ok
-    assert crashed.indexes.verify() == []
+    assert crashed.embedded_indexes().verify() == []
 
     clean = make_assistant("clean")
     assert Ingestor(clean).run([root]).ok

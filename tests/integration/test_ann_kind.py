@@ -33,14 +33,14 @@ def test_a_store_growing_past_the_threshold_gets_an_approximate_base(
     assert Ingestor(make_assistant()).run([tmp_path / "a"]).ok
     first = len(make_assistant().store.index_rows().rowids)
     assistant = make_assistant(ann_min_rows=first + 1)  # the same home: a new recipe, rebuilt
-    assert assistant.indexes.current().dense.kind == FLAT_KIND  # below the threshold: exact
+    assert assistant.embedded_indexes().current().dense.kind == FLAT_KIND  # below the threshold: exact
     assert Ingestor(assistant).run([tmp_path / "b"]).ok
-    assistant.indexes.current()  # catches up, and the base is due for a kind change: compacted
-    assistant.indexes.settle()
-    snapshot = assistant.indexes.current()
-    assert snapshot.dense.kind == ANN_KIND and assistant.indexes.compactions == 1
-    assert assistant.indexes.rebuilds == 1  # the first build only
-    assert assistant.indexes.verify() == []  # same rows, same vectors as the store
+    assistant.embedded_indexes().current()  # catches up, and the base is due for a kind change: compacted
+    assistant.embedded_indexes().settle()
+    snapshot = assistant.embedded_indexes().current()
+    assert snapshot.dense.kind == ANN_KIND and assistant.embedded_indexes().compactions == 1
+    assert assistant.embedded_indexes().rebuilds == 1  # the first build only
+    assert assistant.embedded_indexes().verify() == []  # same rows, same vectors as the store
     assert _hits(assistant)  # and it searches
 
 
@@ -54,8 +54,8 @@ def test_changing_the_ann_setting_rebuilds_the_dense_index(
     record = exact.store.derived("dense")
     assert record is not None and "ivf>=100000" in record.model_id  # the kind's parameters are the recipe
     approximate = make_assistant(ann_min_rows=2)  # the same home, a different threshold
-    assert approximate.indexes.current().dense.kind == ANN_KIND
-    assert approximate.indexes.rebuilds == 1
+    assert approximate.embedded_indexes().current().dense.kind == ANN_KIND
+    assert approximate.embedded_indexes().rebuilds == 1
     # One cluster for so few rows: the approximate index is exact here, so the hits are the same.
     assert _hits(approximate) == before
-    assert approximate.indexes.verify() == []
+    assert approximate.embedded_indexes().verify() == []

@@ -89,9 +89,9 @@ def changed(
         _change_everything(assistant, root, secret, base)
         state: dict[str, Any] = {
             "results": _results(assistant),
-            "counts": (assistant.indexes.rebuilds, assistant.indexes.updates),
-            "verify": assistant.indexes.verify(),
-            "other": (_results(other), other.indexes.rebuilds, other.indexes.updates),
+            "counts": (assistant.embedded_indexes().rebuilds, assistant.embedded_indexes().updates),
+            "verify": assistant.embedded_indexes().verify(),
+            "other": (_results(other), other.embedded_indexes().rebuilds, other.embedded_indexes().updates),
             "template": base / "template",
         }
         shutil.copytree(home, state["template"])  # nothing writes now: the database and its WAL agree
@@ -100,7 +100,11 @@ def changed(
                 "UPDATE meta SET value = (SELECT value FROM meta WHERE key = 'generation')"
                 " WHERE key = 'log_floor'"
             )
-        state["stale"] = (_results(stale), stale.indexes.rebuilds, stale.indexes.updates)
+        state["stale"] = (
+            _results(stale),
+            stale.embedded_indexes().rebuilds,
+            stale.embedded_indexes().updates,
+        )
         yield state
     finally:
         for one in opened:
@@ -124,7 +128,7 @@ def test_an_updated_index_searches_exactly_like_a_rebuild(
     changed: dict[str, Any], make_assistant: Callable[..., Assistant], tmp_path: Path
 ) -> None:
     rebuilt = _reopen(changed, make_assistant, tmp_path)
-    rebuilt.indexes.rebuild()
+    rebuilt.embedded_indexes().rebuild()
     assert _results(rebuilt) == changed["results"]
     sources = {h.document.source for h in rebuilt.retriever.search("brake", READERS[1], k=20)}
     assert "brake.pdf" not in sources and "keys.md" in sources
@@ -137,30 +141,31 @@ def test_a_restart_reads_the_pending_delta_without_rebuilding(
     record = restarted.store.derived("lexical")
     assert record is not None and (restarted.settings.index_dir / record.path / "base.json").exists()
     assert _results(restarted) == changed["results"]
-    assert restarted.indexes.rebuilds == 0
-    assert restarted.indexes.verify() == []
+    assert restarted.embedded_indexes().rebuilds == 0
+    assert restarted.embedded_indexes().verify() == []
 
 
 def test_a_compacted_index_searches_like_its_delta(
     changed: dict[str, Any], make_assistant: Callable[..., Assistant], tmp_path: Path
 ) -> None:
     assistant = _reopen(changed, make_assistant, tmp_path)
-    assistant.indexes.compact_rows, assistant.indexes.compact_fraction = 0, 0.0
+    indexes = assistant.embedded_indexes()
+    indexes.compact_rows, indexes.compact_fraction = 0, 0.0
     (tmp_path / "more").mkdir()
     (tmp_path / "more" / "extra.md").write_text("# Extra\n\nCaliper bracket bolts.\n")
     assert Ingestor(assistant).run([tmp_path / "more"]).ok
-    assistant.indexes.settle()  # compaction runs on a background thread
-    assert assistant.indexes.compactions == 2  # dense and lexical folded into new full versions
+    assistant.embedded_indexes().settle()  # compaction runs on a background thread
+    assert assistant.embedded_indexes().compactions == 2  # dense and lexical folded into new full versions
     record = assistant.store.derived("dense")
     assert record is not None and not (assistant.settings.index_dir / record.path / "base.json").exists()
     extra = assistant.store.document_by_source("extra.md")
     assert extra is not None
     assistant.store.remove_document(extra.document.doc_id)
     assert _results(assistant) == changed["results"]
-    assistant.indexes.settle()
+    assistant.embedded_indexes().settle()
     assert _results(assistant) == changed["results"]  # compacted again after the removal
-    assert assistant.indexes.rebuilds == 0
-    assert make_assistant().indexes.verify() == []
+    assert assistant.embedded_indexes().rebuilds == 0
+    assert make_assistant().embedded_indexes().verify() == []
 
 
 @pytest.mark.parametrize("part", ["delta", "base"])
@@ -177,10 +182,10 @@ def test_a_lost_delta_or_base_means_a_rebuild(
     else:
         shutil.rmtree(index_dir / json.loads((delta / "base.json").read_text())["path"])
     fresh = make_assistant()
-    assert any(p.startswith("dense:") for p in fresh.indexes.verify())
+    assert any(p.startswith("dense:") for p in fresh.embedded_indexes().verify())
     assert _results(fresh) == changed["results"]
-    assert fresh.indexes.rebuilds == 1
-    assert fresh.indexes.verify() == []
+    assert fresh.embedded_indexes().rebuilds == 1
+    assert fresh.embedded_indexes().verify() == []
 
 
 def test_another_process_catches_up_on_the_logged_changes(changed: dict[str, Any]) -> None:
@@ -199,19 +204,20 @@ def test_a_compaction_overtaken_by_an_update_applies_the_update_again(
     changed: dict[str, Any], make_assistant: Callable[..., Assistant], tmp_path: Path
 ) -> None:
     assistant = _reopen(changed, make_assistant, tmp_path)
-    started_on = assistant.indexes.current()  # base + delta, below the compaction size
+    started_on = assistant.embedded_indexes().current()  # base + delta, below the compaction size
     (tmp_path / "more").mkdir()
     (tmp_path / "more" / "extra.md").write_text("# Extra\n\nCaliper bracket bolts.\n")
     assert Ingestor(assistant).run([tmp_path / "more"]).ok  # an update lands while the compaction runs
-    assistant.indexes.compact_rows, assistant.indexes.compact_fraction = 0, 0.0
-    assistant.indexes._compact(started_on)  # ... and the compaction of the older snapshot finishes now
-    assert assistant.indexes.compactions == 2
+    indexes = assistant.embedded_indexes()
+    indexes.compact_rows, indexes.compact_fraction = 0, 0.0
+    indexes._compact(started_on)  # ... and the compaction of the older snapshot finishes now
+    assert assistant.embedded_indexes().compactions == 2
     hits = assistant.retriever.search("caliper bracket bolts", READERS[0], k=1, mode="lexical")
     assert hits[0].document.source == "extra.md"
     extra = assistant.store.document_by_source("extra.md")
     assert extra is not None
     assistant.store.remove_document(extra.document.doc_id)
     assert _results(assistant) == changed["results"]
-    assistant.indexes.settle()
-    assert assistant.indexes.rebuilds == 0
-    assert assistant.indexes.verify() == []
+    assistant.embedded_indexes().settle()
+    assert assistant.embedded_indexes().rebuilds == 0
+    assert assistant.embedded_indexes().verify() == []

@@ -35,11 +35,11 @@ def test_deleted_faiss_index_is_rebuilt(make_assistant: Callable[..., Assistant]
     assert record is not None
     shutil.rmtree(assistant.settings.index_dir / record.path)
     fresh = reopen(make_assistant)
-    assert any("dense" in p for p in fresh.indexes.verify())
+    assert any("dense" in p for p in fresh.embedded_indexes().verify())
     hits = fresh.retriever.search("brake unit operating temperature", Principal.of("x"), k=3, mode="dense")
     assert hits and hits[0].document.source == "brake.pdf"
-    assert fresh.indexes.rebuilds == 1
-    assert fresh.indexes.verify() == []
+    assert fresh.embedded_indexes().rebuilds == 1
+    assert fresh.embedded_indexes().verify() == []
 
 
 def test_corrupted_faiss_file_is_detected_and_rebuilt(
@@ -53,10 +53,10 @@ def test_corrupted_faiss_file_is_detected_and_rebuilt(
     data[len(data) // 2 : len(data) // 2 + 64] = b"\xff" * 64
     file.write_bytes(bytes(data))
     fresh = reopen(make_assistant)
-    assert any("digest" in p for p in fresh.indexes.verify())
+    assert any("digest" in p for p in fresh.embedded_indexes().verify())
     hits = fresh.retriever.search("MIL-STD-882E", Principal.of("x"), k=1)
     assert hits[0].document.source == "notes.md"
-    assert fresh.indexes.verify() == []
+    assert fresh.embedded_indexes().verify() == []
 
 
 def test_stale_indexes_are_rebuilt_after_an_outside_change(
@@ -68,12 +68,12 @@ def test_stale_indexes_are_rebuilt_after_an_outside_change(
     other.store.remove_document(other.store.document_by_source("notes.md").document.doc_id)  # type: ignore[union-attr]
     hits = assistant.retriever.search("MIL-STD-882E", Principal.of("x"), k=5, mode="lexical")
     assert all(h.document.source != "notes.md" for h in hits)
-    assert assistant.indexes.verify() == []
+    assert assistant.embedded_indexes().verify() == []
 
 
 def test_rebuild_reuses_cached_vectors(make_assistant: Callable[..., Assistant], tmp_path: Path) -> None:
     assistant, _ = ingested(make_assistant, tmp_path)
     before = assistant.store.counts()["embeddings"]
-    snapshot = assistant.indexes.rebuild()
+    snapshot = assistant.embedded_indexes().rebuild()
     assert len(snapshot.dense) == assistant.store.counts()["chunks"]
     assert assistant.store.counts()["embeddings"] == before

@@ -34,7 +34,7 @@ def test_sample_corpus_ingests_cleanly(ingested_samples: Assistant) -> None:
     counts = ingested_samples.store.counts()
     assert counts["documents"] == 13
     assert counts["chunks"] > 100
-    assert ingested_samples.indexes.verify() == []
+    assert ingested_samples.embedded_indexes().verify() == []
 
 
 def test_pdf_chunks_carry_pages_and_sections(
@@ -100,7 +100,7 @@ def test_changed_file_replaces_its_chunks(make_assistant: Callable[..., Assistan
     assert not any(
         "140 Nm" in h.chunk.text for h in assistant.retriever.search("140 Nm", EVERYONE, k=10, mode="lexical")
     )
-    assert assistant.indexes.verify() == []
+    assert assistant.embedded_indexes().verify() == []
 
 
 def test_prune_removes_documents_whose_files_are_gone(
@@ -119,7 +119,7 @@ def test_prune_removes_documents_whose_files_are_gone(
     for mode in ("hybrid", "lexical"):
         hits = assistant.retriever.search("coolant unit", EVERYONE, k=20, mode=mode)  # type: ignore[arg-type]
         assert all(h.document.source != "specs/coolant.pdf" for h in hits)
-    assert assistant.indexes.verify() == []
+    assert assistant.embedded_indexes().verify() == []
 
 
 def test_metadata_change_updates_access_without_reembedding(
@@ -187,7 +187,7 @@ def test_each_bad_file_gets_its_reason_and_the_rest_is_ingested(
         "inverter.docx",
         "notes.md",
     }
-    assert assistant.indexes.verify() == []
+    assert assistant.embedded_indexes().verify() == []
 
 
 def test_a_file_that_parses_too_long_is_stopped(
