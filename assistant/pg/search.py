@@ -1,0 +1,453 @@
+"""The PostgreSQL backend's :class:`~assistant.searcher.Searcher`: pgvector and BM25 postings, in SQL.
+
+A view is one pooled connection in one ``REPEATABLE READ READ ONLY`` transaction, switched to the role
+``eka_reader`` with the caller's groups in ``eka.groups``: every sub-query filters by the caller's access
+lists in its own WHERE clause (never after fusion), and row-level security
+(assistant/pg/migrations/0001_store.sql)
+hides every other row from that role as a second guard.
+
+- **Dense.** Cosine over ``chunks.embedding``. A caller who may read a small part of the store (below
+  :attr:`PgSearchParams.exact_rows` rows) gets an exact scan of those rows; otherwise an HNSW index over the
+  vectors as ``halfvec`` with ``hnsw.iterative_scan`` (the scan goes on until enough allowed rows are found),
+  whose candidates are re-scored with the full-precision vectors.
+- **Lexical.** Lucene's BM25 over the embedded backend's tokens (assistant/tokenize.py), from the
+  ``postings`` table (an index-only scan per query term). The statistics (chunk count, average length,
+  document frequencies) are sums over the access lists the caller may read (``acl_stats``, ``term_stats``):
+  exactly the statistics of the chunks the caller may read, as in the embedded backend.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from assistant.errors import ConfigError
+from assistant.filters import Filters, matches
+from assistant.lru import SizedLRU
+from assistant.pg.db import READER_ROLE, Database
+from assistant.searcher import Run
+from assistant.tokenize import tokenize
+from assistant.types import Chunk, Document
+
+log = logging.getLogger(__name__)
+
+_EMPTY: Run = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+_DOCUMENT_COLUMNS = sql.SQL("doc_id, source, sha256, title, mime, metadata, acl, ingested_at, pages, owner")
+
+
+@dataclass(frozen=True, slots=True)
+class PgSearchParams:
+    """How the SQL searches run (from ``Settings``)."""
+
+    k1: float = 1.2
+    b: float = 0.75
+    ef_search: int = 100  # HNSW candidate list (at least k)
+    exact_rows: int = 20_000  # a caller who may read fewer rows gets an exact vector scan of them
+    max_scan_tuples: int = 50_000  # how far an iterative HNSW scan goes looking for allowed rows
+
+
+def index_name(dim: int) -> str:
+    """The HNSW index over the passage vectors of one dimension."""
+    return f"chunks_embedding_hnsw_{dim}"
+
+
+def document_of(row: Sequence[Any]) -> Document:
+    """A :class:`Document` from a row of ``_DOCUMENT_COLUMNS``."""
+    doc_id, source, sha256, title, mime, metadata, acl, ingested_at, pages, owner = row
+    return Document(doc_id, source, sha256, title, mime, metadata, frozenset(acl), ingested_at, pages, owner)
+
+
+def _run(rows: list[tuple[Any, ...]]) -> Run:
+    if not rows:
+        return _EMPTY
+    ids = np.asarray([r[0] for r in rows], dtype=np.int64)
+    scores = np.asarray([r[1] for r in rows], dtype=np.float32)
+    return ids, scores
+
+
+class PgView:
+    """One caller's view: the readable access lists, the filtered documents, the BM25 population."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        searcher: PgSearcher,
+        generation: int,
+        acls: list[int],
+        doc_keys: list[int] | None,
+        population: tuple[int, int],
+    ) -> None:
+        self._conn = conn
+        self._searcher = searcher
+        self._generation = generation
+        self._acls = acls
+        self._doc_keys = doc_keys  # None: no metadata filter
+        self._size, tokens = population
+        self._avg_length = tokens / self._size if self._size else 0.0
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def empty(self) -> bool:
+        return not self._acls or not self._size or (self._doc_keys is not None and not self._doc_keys)
+
+    def _where(self) -> tuple[sql.Composable, dict[str, Any]]:
+        """The access (and filter) condition every sub-query carries, and its parameters."""
+        params: dict[str, Any] = {"acls": self._acls}
+        if self._doc_keys is None:
+            return sql.SQL("acl_id = ANY(%(acls)s)"), params
+        params["docs"] = self._doc_keys
+        return sql.SQL("acl_id = ANY(%(acls)s) AND doc_key = ANY(%(docs)s)"), params
+
+    # -- dense ---------------------------------------------------------------------------------------------
+
+    def dense(self, vector: np.ndarray, k: int) -> Run:
+        if self.empty() or k <= 0:
+            return _EMPTY
+        query = np.asarray(vector, dtype=np.float32)
+        where, params = self._where()
+        params.update(q=query, k=k)
+        settings = self._searcher.params
+        if self._size <= settings.exact_rows or not self._searcher.has_index:
+            exact = sql.SQL(
+                "SELECT row_id, 1 - (embedding <=> %(q)s) AS score FROM chunks WHERE {} "
+                "AND embedding IS NOT NULL ORDER BY embedding <=> %(q)s, row_id LIMIT %(k)s"
+            ).format(where)
+            return _run(self._conn.execute(exact, params).fetchall())
+        self._conn.execute(
+            "SELECT set_config('hnsw.ef_search', %s, true),"
+            " set_config('hnsw.iterative_scan', 'relaxed_order', true),"
+            " set_config('hnsw.max_scan_tuples', %s, true)",
+            (str(max(k, settings.ef_search)), str(settings.max_scan_tuples)),
+        )
+        # The index orders by the halfvec distance (approximate, relaxed); the outer query re-scores exactly.
+        near = sql.SQL(
+            "WITH near AS MATERIALIZED (SELECT row_id, embedding FROM chunks WHERE {where}"
+            " ORDER BY embedding::halfvec({dim}) <=> %(q)s::halfvec({dim}) LIMIT %(k)s)"
+            " SELECT row_id, 1 - (embedding <=> %(q)s) AS score FROM near ORDER BY score DESC, row_id"
+        ).format(where=where, dim=sql.Literal(self._searcher.dim))
+        return _run(self._conn.execute(near, params).fetchall())
+
+    # -- lexical -------------------------------------------------------------------------------------------
+
+    def _frequencies(self, terms: Iterable[str]) -> dict[str, int]:
+        """Document frequencies of terms among the chunks the caller may read."""
+        wanted = sorted(set(terms))
+        if not wanted:
+            return {}
+        rows = self._conn.execute(
+            "SELECT term, sum(df) FROM term_stats WHERE term = ANY(%s) AND acl_id = ANY(%s) GROUP BY term",
+            (wanted, self._acls),
+        ).fetchall()
+        return {term: int(df) for term, df in rows if df > 0}
+
+    def _idf(self, frequency: int) -> float:
+        return float(np.log(1 + (self._size - frequency + 0.5) / (frequency + 0.5)))
+
+    def lexical(self, query: str | dict[str, float], k: int) -> Run:
+        if isinstance(query, str):
+            weights: dict[str, float] = {}
+            for token in tokenize(query):
+                weights[token] = weights.get(token, 0.0) + 1.0  # a repeated query word counts again
+        else:
+            weights = {t: w for t, w in query.items() if w > 0}
+        if self.empty() or k <= 0 or not weights:
+            return _EMPTY
+        frequencies = self._frequencies(weights)
+        terms = sorted(frequencies)
+        if not terms:
+            return _EMPTY
+        where, params = self._where()
+        k1, b = self._searcher.params.k1, self._searcher.params.b
+        params.update(
+            terms=terms,
+            w=[weights[t] * self._idf(frequencies[t]) for t in terms],
+            k=k,
+            k1=k1,
+            norm0=k1 * (1 - b),
+            norm1=k1 * b / self._avg_length,
+        )
+        scored = sql.SQL(
+            "SELECT row_id, sum(q.w * tf / (tf + %(norm0)s + %(norm1)s * length)) AS score"
+            " FROM unnest(%(terms)s::text[], %(w)s::float8[]) AS q(term, w)"
+            " JOIN postings USING (term) WHERE {}"
+            " GROUP BY row_id ORDER BY score DESC, row_id LIMIT %(k)s"
+        ).format(where)
+        return _run(self._conn.execute(scored, params).fetchall())
+
+    def expand(self, query: str, passages: Sequence[str], terms: int, weight: float) -> dict[str, float]:
+        original = tokenize(query)
+        weights: dict[str, float] = {}
+        for token in original:
+            weights[token] = weights.get(token, 0.0) + 1.0
+        counts: dict[str, float] = {}
+        for passage in passages:
+            tokens = tokenize(passage)
+            for token in tokens:
+                counts[token] = counts.get(token, 0.0) + 1.0 / max(len(tokens), 1)
+        frequencies = self._frequencies(t for t in counts if t not in weights)
+        ranked = sorted(
+            ((c * self._idf(frequencies[t]), t) for t, c in counts.items() if t in frequencies),
+            reverse=True,
+        )
+        chosen = [(score, t) for score, t in ranked[:terms] if score > 0]
+        total = sum(score for score, _ in chosen)
+        for score, token in chosen:
+            weights[token] = weight * len(original) * score / total
+        return weights
+
+    # -- reads ---------------------------------------------------------------------------------------------
+
+    def vectors(self, rows: Sequence[int]) -> dict[int, np.ndarray]:
+        if not rows or self.empty():
+            return {}
+        where, params = self._where()
+        params["rows"] = list(rows)
+        query = sql.SQL("SELECT row_id, embedding FROM chunks WHERE row_id = ANY(%(rows)s) AND {}").format(
+            where
+        )
+        return {
+            int(r): np.asarray(v, dtype=np.float32)
+            for r, v in self._conn.execute(query, params).fetchall()
+            if v is not None
+        }
+
+    def chunks(self, rows: Sequence[int]) -> dict[int, Chunk]:
+        if not rows or self.empty():
+            return {}
+        where, params = self._where()
+        params["rows"] = list(rows)
+        query = sql.SQL(
+            "SELECT row_id, chunk_id, doc_id, ordinal, text, page, section, metadata FROM chunks"
+            " WHERE row_id = ANY(%(rows)s) AND {}"
+        ).format(where)
+        return {
+            int(r[0]): Chunk(r[1], r[2], r[3], r[4], r[5], r[6], r[7])
+            for r in self._conn.execute(query, params).fetchall()
+        }
+
+    def documents(self, doc_ids: Iterable[str]) -> dict[str, Document]:
+        wanted = list(doc_ids)
+        if not wanted or not self._acls:
+            return {}
+        query = sql.SQL("SELECT {} FROM documents WHERE doc_id = ANY(%s) AND acl_id = ANY(%s)")
+        found = self._conn.execute(query.format(_DOCUMENT_COLUMNS), (wanted, self._acls)).fetchall()
+        return {row[0]: document_of(row) for row in found}
+
+
+def _doc_keys_size(key: tuple[object, ...], keys: list[int]) -> int:
+    return 256 + len(repr(key)) + 8 * len(keys)
+
+
+class PgSearcher:
+    """Searches the PostgreSQL store in SQL; holds no state but a cache of filter results per generation.
+
+    Example:
+        >>> searcher = PgSearcher(shared(url), 384, "all-MiniLM-L6-v2", embed)  # doctest: +SKIP
+        >>> with searcher.view(frozenset({"public"}), {}) as view:  # doctest: +SKIP
+        ...     view.lexical("pad wear", 5)
+    """
+
+    kind = "postgres"
+
+    def __init__(
+        self,
+        db: Database,
+        dim: int,
+        model_id: str,
+        embed: Callable[[Sequence[str]], np.ndarray],
+        params: PgSearchParams | None = None,
+    ) -> None:
+        self.db = db
+        self.dim = dim
+        self.model_id = model_id
+        self.embed = embed
+        self.params = params or PgSearchParams()
+        self._lock = threading.Lock()
+        self._filtered = SizedLRU[tuple[object, ...], list[int]](256, 32 * 1024 * 1024, _doc_keys_size)
+        self.has_index = self._ensure_index()
+        stored = self._stored_model()
+        if stored is not None and stored != model_id:
+            raise ConfigError(
+                f"the PostgreSQL store's passages are embedded with {stored}, the configured model is "
+                f"{model_id}: set EKA_EMBEDDING_MODEL back, or run `eka index rebuild` to re-embed"
+            )
+
+    def _stored_model(self) -> str | None:
+        with self.db.connection() as conn:
+            row = conn.execute("SELECT model_id FROM store_state").fetchone()
+        return row[0] if row else None
+
+    def _ensure_index(self) -> bool:
+        """Create the HNSW index for this dimension if it is missing (as the tables' owner, when the login
+        role is); returns whether it exists."""
+        name = index_name(self.dim)
+        with self.db.connection() as conn:
+            if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone() != (None,):
+                return True
+            try:
+                conn.execute("RESET ROLE")
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+                create = sql.SQL(
+                    "CREATE INDEX IF NOT EXISTS {} ON chunks USING hnsw"
+                    " ((embedding::halfvec({})) halfvec_cosine_ops) WITH (m = 16, ef_construction = 64)"
+                )
+                conn.execute(create.format(sql.Identifier(name), sql.Literal(self.dim)))
+                conn.commit()
+                return True
+            except psycopg.Error as err:
+                conn.rollback()
+                log.warning("no HNSW index %s (%s): dense search scans exactly", name, err)
+                return False
+            finally:
+                _set_service_role(conn)
+
+    @contextmanager
+    def view(self, groups: frozenset[str], filters: Filters) -> Iterator[PgView]:
+        with self.db.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(READER_ROLE)))
+            conn.execute("SELECT set_config('eka.groups', %s::text[]::text, true)", (sorted(groups),))
+            row = conn.execute("SELECT generation FROM store_state").fetchone()
+            generation = int(row[0]) if row else 0
+            acls = [
+                int(r[0])
+                for r in conn.execute(
+                    "SELECT acl_id FROM acls WHERE groups && %s::text[] ORDER BY acl_id",
+                    (sorted(groups),),
+                ).fetchall()
+            ]
+            stats = conn.execute(
+                "SELECT coalesce(sum(chunks), 0), coalesce(sum(tokens), 0) FROM acl_stats"
+                " WHERE acl_id = ANY(%s)",
+                (acls,),
+            ).fetchone()
+            population = (int(stats[0]), int(stats[1])) if stats else (0, 0)
+            doc_keys = self._doc_keys(conn, generation, groups, acls, filters) if filters else None
+            yield PgView(conn, self, generation, acls, doc_keys, population)
+
+    def _doc_keys(
+        self,
+        conn: psycopg.Connection,
+        generation: int,
+        groups: frozenset[str],
+        acls: list[int],
+        filters: Filters,
+    ) -> list[int]:
+        """The readable documents matching ``filters`` (the embedded backend's matching rules, exactly)."""
+        key = (generation, groups, tuple(sorted(filters.items())))
+        with self._lock:
+            cached = self._filtered.get(key) if key in self._filtered else None
+        if cached is not None:
+            return cached
+        query = sql.SQL("SELECT doc_key, {} FROM documents WHERE acl_id = ANY(%s)").format(_DOCUMENT_COLUMNS)
+        rows = conn.execute(query, (acls,)).fetchall()
+        keys = sorted(int(r[0]) for r in rows if matches(document_of(r[1:]), filters))
+        with self._lock:
+            self._filtered.put(key, keys)
+        return keys
+
+    def refresh(self) -> None:
+        """Nothing to do: every query reads the committed state."""
+
+    def verify(self) -> list[str]:
+        problems: list[str] = []
+        with self.db.connection() as conn:
+            stored = conn.execute("SELECT model_id FROM store_state").fetchone()
+            if stored and stored[0] is not None and stored[0] != self.model_id:
+                problems.append(f"dense: passages embedded with {stored[0]}, configured is {self.model_id}")
+            missing = conn.execute("SELECT count(*) FROM chunks WHERE embedding IS NULL").fetchone()
+            if missing and missing[0]:
+                problems.append(f"dense: {missing[0]} chunks have no vector")
+            wrong = conn.execute(
+                "SELECT count(*) FROM chunks WHERE embedding IS NOT NULL AND vector_dims(embedding) <> %s",
+                (self.dim,),
+            ).fetchone()
+            if wrong and wrong[0]:
+                problems.append(f"dense: {wrong[0]} vectors are not {self.dim}-dimensional")
+            if conn.execute("SELECT to_regclass(%s)", (index_name(self.dim),)).fetchone() == (None,):
+                problems.append(f"dense: no HNSW index {index_name(self.dim)} (searches scan exactly)")
+        return problems
+
+    def rebuild(self) -> dict[str, int]:
+        """Re-embed chunks whose vector is missing or of another model (from the cache when it has them),
+        rebuild the HNSW index and refresh the planner's statistics."""
+        with self.db.connection() as conn:
+            stored = conn.execute("SELECT model_id FROM store_state").fetchone()
+            everything = not stored or stored[0] != self.model_id
+            rows = conn.execute(
+                "SELECT c.row_id, c.embed_hash, d.title, c.section, c.text FROM chunks c"
+                " JOIN documents d USING (doc_id) WHERE %s OR c.embedding IS NULL ORDER BY c.row_id",
+                (everything,),
+            ).fetchall()
+        from assistant.passages import passage_text  # local: only the rebuild needs it
+
+        done = 0
+        for start in range(0, len(rows), 512):
+            batch = rows[start : start + 512]
+            hashes = [r[1] for r in batch]
+            with self.db.connection() as conn:
+                cached = {
+                    h: v
+                    for h, v in conn.execute(
+                        "SELECT text_hash, vector FROM embeddings"
+                        " WHERE model_id = %s AND text_hash = ANY(%s)",
+                        (self.model_id, hashes),
+                    ).fetchall()
+                }
+            todo = [r for r in batch if r[1] not in cached]
+            if todo:
+                vectors = self.embed([passage_text(r[2], r[3], r[4]) for r in todo])
+                for r, v in zip(todo, vectors, strict=True):
+                    cached[r[1]] = np.asarray(v, dtype=np.float32)
+            with self.db.connection() as conn, conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO embeddings (model_id, text_hash, vector) VALUES (%s, %s, %s)"
+                    " ON CONFLICT DO NOTHING",
+                    [(self.model_id, r[1], np.asarray(cached[r[1]], dtype=np.float32)) for r in todo],
+                )
+                cur.executemany(
+                    "UPDATE chunks SET embedding = %s WHERE row_id = %s",
+                    [(np.asarray(cached[r[1]], dtype=np.float32), r[0]) for r in batch],
+                )
+            done += len(batch)
+        with self.db.connection() as conn:
+            conn.execute("UPDATE store_state SET model_id = %s", (self.model_id,))
+            counts = conn.execute("SELECT count(*), count(embedding) FROM chunks").fetchone()
+        with self.db.connection() as conn:
+            conn.execute("RESET ROLE")
+            conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(index_name(self.dim))))
+            conn.commit()
+            _set_service_role(conn)
+        self.has_index = self._ensure_index()
+        with self.db.connection() as conn:
+            conn.autocommit = True
+            try:
+                conn.execute("ANALYZE chunks")
+                conn.execute("ANALYZE postings")
+            finally:
+                conn.autocommit = False
+        log.info("re-embedded %d chunks", done)
+        total, dense = counts if counts else (0, 0)
+        return {"dense": int(dense), "lexical": int(total)}
+
+
+def _set_service_role(conn: psycopg.Connection) -> None:
+    """Back to the service role after an owner-only statement (see assistant/pg/db.py)."""
+    from assistant.pg.db import SERVICE_ROLE
+
+    member = conn.execute(
+        "SELECT pg_has_role(session_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = %s", (SERVICE_ROLE,)
+    ).fetchone()
+    if member and member[0]:
+        conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(SERVICE_ROLE)))
+    conn.commit()
