@@ -22,7 +22,6 @@ import numpy as np
 
 from assistant.errors import NotFound
 from assistant.fsutil import immediate, open_sqlite
-from assistant.passages import passage_text
 from assistant.store import DerivedRecord, IndexRows, Store, StoreChanges, StoredDocument
 from assistant.types import Chunk, Document
 
@@ -263,7 +262,7 @@ class SQLiteStore:
     def index_rows(self) -> IndexRows:
         """All chunks in row order with the passage text the indexes are built from."""
         with self._lock:
-            return _index_rows(
+            return IndexRows.of(
                 self._db.execute(
                     "SELECT c.id, c.doc_id, c.embed_hash, c.text, c.section, d.title "
                     "FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.id"
@@ -302,7 +301,7 @@ class SQLiteStore:
                     for row in db.execute(f"SELECT * FROM documents WHERE doc_id IN ({marks})", part):  # noqa: S608
                         documents[row["doc_id"]] = _stored(row)
                     parts.append(
-                        _index_rows(
+                        IndexRows.of(
                             db.execute(
                                 "SELECT c.id, c.doc_id, c.embed_hash, c.text, c.section, d.title "  # noqa: S608
                                 f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.doc_id IN ({marks})",
@@ -459,19 +458,6 @@ class SQLiteStore:
             problems = [r[0] for r in self._db.execute("PRAGMA integrity_check") if r[0] != "ok"]
             problems += [f"dangling row in {r[0]}" for r in self._db.execute("PRAGMA foreign_key_check")]
         return problems
-
-
-def _index_rows(cursor: Iterable[sqlite3.Row]) -> IndexRows:
-    rowids: list[int] = []
-    doc_ids: list[str] = []
-    hashes: list[str] = []
-    passages: list[str] = []
-    for rowid, doc_id, embed_hash, text, section, title in cursor:
-        rowids.append(rowid)
-        doc_ids.append(doc_id)
-        hashes.append(embed_hash)
-        passages.append(passage_text(title, section, text))
-    return IndexRows(np.asarray(rowids, dtype=np.int64), doc_ids, hashes, passages)
 
 
 def _concat_rows(parts: Sequence[IndexRows]) -> IndexRows:

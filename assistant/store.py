@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from assistant.passages import passage_text
 from assistant.types import Chunk, Document
 
 
@@ -50,6 +51,20 @@ class IndexRows:
     doc_ids: list[str]
     embed_hashes: list[str]
     passages: list[str]
+
+    @classmethod
+    def of(cls, rows: Iterable[Sequence[Any]]) -> IndexRows:
+        """Rows from query results ``(row id, doc id, embed hash, text, section, title)``, in their order."""
+        rowids: list[int] = []
+        doc_ids: list[str] = []
+        hashes: list[str] = []
+        passages: list[str] = []
+        for rowid, doc_id, embed_hash, text, section, title in rows:
+            rowids.append(rowid)
+            doc_ids.append(doc_id)
+            hashes.append(embed_hash)
+            passages.append(passage_text(title, section, text))
+        return cls(np.asarray(rowids, dtype=np.int64), doc_ids, hashes, passages)
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,6 +77,9 @@ def upgrade(conn: psycopg.Connection) -> list[Migration]:
     done: list[Migration] = []
     for migration in migrations():
         with conn.transaction():
+            # As the login role, not eka_service (db.connect takes it whenever the cluster has the role, e.g.
+            # from another database): migrations create and alter what the service may not.
+            conn.execute("SET LOCAL ROLE NONE")
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY,"

@@ -1,7 +1,8 @@
 """The ``Store`` contract (assistant/store.py): every backend passes the same tests, via public methods only.
 
 A backend joins by adding one entry to ``BACKENDS``: a function that opens a fresh, empty store in a folder
-and keeps ``log_keep`` generations of changes in its log.
+and keeps ``log_keep`` generations of changes in its log. A backend that needs a server takes it from the
+test's fixtures (``request``) and registers its own clean-up there.
 """
 
 from __future__ import annotations
@@ -15,15 +16,28 @@ import pytest
 
 from assistant.errors import NotFound
 from assistant.passages import passage_text, text_hash
+from assistant.pg.db import shared
+from assistant.pg.store import PgStore
 from assistant.sqlite_store import LOG_KEEP, SQLiteStore
 from assistant.store import DerivedRecord, IndexRows, Store, StoreChanges, StoredDocument
 from assistant.types import Chunk, Document
+from tests.pg import PgServer
 
 MODEL = "test-model"
 DIM = 4
 
-BACKENDS: dict[str, Callable[[Path, int], Store]] = {
-    "sqlite": lambda folder, log_keep: SQLiteStore(folder / "eka.sqlite3", log_keep=log_keep),
+
+def _postgres(folder: Path, log_keep: int, request: pytest.FixtureRequest) -> Store:
+    """A PgStore on a fresh migrated database of the session's server (dropped after the test)."""
+    server: PgServer = request.getfixturevalue("pg_server")
+    url = server.fresh()
+    request.addfinalizer(lambda: server.drop(url))
+    return PgStore(shared(url), log_keep=log_keep)
+
+
+BACKENDS: dict[str, Callable[[Path, int, pytest.FixtureRequest], Store]] = {
+    "sqlite": lambda folder, log_keep, _request: SQLiteStore(folder / "eka.sqlite3", log_keep=log_keep),
+    "postgres": _postgres,
 }
 
 
@@ -33,7 +47,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., Sto
     opened: list[Store] = []
 
     def open_(log_keep: int = LOG_KEEP) -> Store:
-        store = BACKENDS[request.param](tmp_path / f"store{len(opened)}", log_keep)
+        store = BACKENDS[request.param](tmp_path / f"store{len(opened)}", log_keep, request)
         opened.append(store)
         return store
 
