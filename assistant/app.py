@@ -13,6 +13,9 @@ from assistant.errors import ConfigError
 from assistant.index.ann import AnnParams
 from assistant.index.derived import DerivedIndexes
 from assistant.index.searcher import EmbeddedSearcher
+from assistant.pg.db import shared
+from assistant.pg.search import PgSearcher, PgSearchParams
+from assistant.pg.store import PgStore
 from assistant.rerank import make_reranker
 from assistant.retrieval import RetrievalParams, Retriever
 from assistant.searcher import Searcher
@@ -52,12 +55,15 @@ class Assistant:
         return TokenCounter(self.spec.tokenizer_file())
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: Settings, embedder: SentenceTransformerEmbedder | None = None) -> Store:
     """The store the settings select: the embedded SQLite store under ``settings.home`` unless
-    ``settings.database_url`` names a PostgreSQL database.
+    ``settings.database_url`` names a PostgreSQL database (whose schema must be current: ``eka db upgrade``).
+
+    ``embedder`` lets the PostgreSQL store embed the passages a metadata change rewrites (the title is part
+    of every passage); without it they wait for ``eka index rebuild``.
 
     Raises:
-        ConfigError: ``database_url`` is set (this version has no PostgreSQL backend).
+        ConfigError: the database cannot be reached, or its schema is not this version's.
 
     Example:
         >>> store = open_store(Settings(home=Path("/tmp/eka")))  # doctest: +SKIP
@@ -65,10 +71,9 @@ def open_store(settings: Settings) -> Store:
         0
     """
     if settings.database_url is not None:
-        raise ConfigError(
-            "EKA_DATABASE_URL is set, but this version of eka has no PostgreSQL backend; "
-            "unset it to use the embedded store under EKA_HOME"
-        )
+        embed = embedder.embed_passages if embedder is not None else None
+        model = embedder.model_id if embedder is not None else None
+        return PgStore(shared(settings.database_url), embed=embed, embed_model=model)
     return SQLiteStore(settings.store_path)
 
 
@@ -83,21 +88,32 @@ def build_assistant(settings: Settings, embedder: SentenceTransformerEmbedder | 
         >>> assistant.retriever.search("brake pad wear", Principal.of("me"))  # doctest: +SKIP
     """
     spec = model_spec(settings.embedding_model)
-    store = open_store(settings)
     if embedder is None or embedder.model_id != spec.model_id:
         embedder = SentenceTransformerEmbedder(
             spec, device=settings.device, batch_size=settings.embed_batch_size
         )
-    indexes = DerivedIndexes(
-        store,
-        settings.index_dir,
-        spec.model_id,
-        embedder.embed_passages,
-        bm25_k1=settings.bm25_k1,
-        bm25_b=settings.bm25_b,
-        ann=AnnParams(settings.ann_min_rows, settings.ann_nprobe),
-    )
-    searcher: Searcher = EmbeddedSearcher(store, indexes)
+    store = open_store(settings, embedder)
+    indexes: DerivedIndexes | None = None
+    searcher: Searcher
+    if settings.database_url is not None:
+        searcher = PgSearcher(
+            shared(settings.database_url),
+            spec.dim,
+            spec.model_id,
+            embedder.embed_passages,
+            PgSearchParams(k1=settings.bm25_k1, b=settings.bm25_b),
+        )
+    else:
+        indexes = DerivedIndexes(
+            store,
+            settings.index_dir,
+            spec.model_id,
+            embedder.embed_passages,
+            bm25_k1=settings.bm25_k1,
+            bm25_b=settings.bm25_b,
+            ann=AnnParams(settings.ann_min_rows, settings.ann_nprobe),
+        )
+        searcher = EmbeddedSearcher(store, indexes)
     params = RetrievalParams(
         candidates=settings.candidates,
         fusion=settings.fusion,

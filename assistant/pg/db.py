@@ -60,6 +60,7 @@ class Database:
 
     def __init__(self, url: str, max_size: int = 8) -> None:
         self.url = url
+        connect(url).close()  # fail fast, with the server's own message, before the pool retries
         try:
             self.pool = ConnectionPool(
                 url,

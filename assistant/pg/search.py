@@ -216,7 +216,7 @@ class PgView:
             where
         )
         return {
-            int(r): np.asarray(v, dtype=np.float32)
+            int(r): np.asarray(v.to_numpy(), dtype=np.float32)
             for r, v in self._conn.execute(query, params).fetchall()
             if v is not None
         }
@@ -397,7 +397,7 @@ class PgSearcher:
             hashes = [r[1] for r in batch]
             with self.db.connection() as conn:
                 cached = {
-                    h: v
+                    h: np.asarray(v.to_numpy(), dtype=np.float32)
                     for h, v in conn.execute(
                         "SELECT text_hash, vector FROM embeddings"
                         " WHERE model_id = %s AND text_hash = ANY(%s)",
