@@ -1,4 +1,4 @@
-"""The composition root opens the store the settings select: SQLite by default, PostgreSQL for a database URL."""
+"""The composition root opens the store the settings select: SQLite by default, PostgreSQL for a URL."""
 
 from __future__ import annotations
 
