@@ -17,6 +17,7 @@ from assistant.embedding import SentenceTransformerEmbedder
 from assistant.types import Principal, SearchMode
 from eval.configs import INDEX_SETTINGS, EvalConfig
 from eval.datasets import CorpusDoc
+from eval.pg import eval_database
 from eval.qa import EvalHit
 from ingest.pipeline import Ingestor, IngestReport, Record
 
@@ -86,11 +87,16 @@ def build_eka(
 ) -> EkaSystem:
     """Build (or reuse) the store for ``config`` and wrap it as a system."""
     settings = config.settings(base)
-    home = cache_dir / dataset / index_key(settings, corpus_sha)
+    key = index_key(settings, corpus_sha)
+    home = cache_dir / dataset / (key if config.backend == "embedded" else f"{key}-{config.backend}")
     marker = home / "build.json"
     if no_cache and home.exists():
         shutil.rmtree(home)
-    settings = settings.model_copy(update={"home": home})
+    home.mkdir(parents=True, exist_ok=True)
+    update: dict[str, object] = {"home": home, "database_url": None}
+    if config.backend == "postgres":
+        update["database_url"] = eval_database(cache_dir, f"{dataset}-{key}", fresh=no_cache)
+    settings = settings.model_copy(update=update)
     assistant = build_assistant(settings, embedder=embedder)
     started = time.perf_counter()
     report = load(Ingestor(assistant))  # incremental: a cached, current build is only checked
