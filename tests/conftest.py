@@ -74,6 +74,32 @@ def ingested_samples(
     return assistant
 
 
+@pytest.fixture(scope="session")
+def ingested_samples_pg(
+    pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> Iterator[Assistant]:
+    """The same as ``ingested_samples`` on the PostgreSQL backend (ingested through the same pipeline)."""
+    from ingest.pipeline import Ingestor
+
+    url = pg_server.fresh()
+    home = tmp_path_factory.mktemp("samples-home-pg")
+    settings = Settings(home=home, database_url=url, _env_file=None)  # type: ignore[call-arg]
+    assistant = build_assistant(settings, embedder=embedder)
+    report = Ingestor(assistant).run([SAMPLES])
+    assert report.ok, report.to_json()
+    yield assistant
+    assistant.close()
+    pg_server.drop(url)
+
+
+@pytest.fixture(params=["embedded", "postgres"], scope="session")
+def samples_on(request: pytest.FixtureRequest) -> Assistant:
+    """The ingested sample corpus on each backend in turn (tests that must hold on both ask for this)."""
+    name = "ingested_samples" if request.param == "embedded" else "ingested_samples_pg"
+    assistant: Assistant = request.getfixturevalue(name)
+    return assistant
+
+
 # The shared `eka serve` of the e2e and security tests (tests/server.py), registered here so that one server
 # serves both folders. Imported last: tests/server.py reads SAMPLES and SAMPLE_GROUPS from this module.
 from tests.server import api, api_home, pytest_runtest_makereport  # noqa: E402, F401

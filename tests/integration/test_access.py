@@ -1,4 +1,5 @@
-"""Access control inside retrieval: a restricted document never reaches an outsider, in any mode."""
+"""Access control inside retrieval: a restricted document never reaches an outsider, in any mode, on either
+backend."""
 
 from __future__ import annotations
 
@@ -18,44 +19,40 @@ MODES = ("hybrid", "dense", "lexical")
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_outsider_never_sees_restricted_documents(ingested_samples: Assistant, mode: str) -> None:
+def test_outsider_never_sees_restricted_documents(samples_on: Assistant, mode: str) -> None:
     outsider = Principal.of("pat", ["public"])
-    restricted = {
-        s.document.doc_id for s in ingested_samples.store.documents() if "public" not in s.document.acl
-    }
+    restricted = {s.document.doc_id for s in samples_on.store.documents() if "public" not in s.document.acl}
     assert restricted, "the sample corpus must contain restricted documents"
     for query in QUERIES:
-        hits = ingested_samples.retriever.search(query, outsider, k=50, mode=mode)  # type: ignore[arg-type]
+        hits = samples_on.retriever.search(query, outsider, k=50, mode=mode)  # type: ignore[arg-type]
         assert hits, query
         assert {h.document.doc_id for h in hits}.isdisjoint(restricted)
         assert all("public" in h.document.acl for h in hits)
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_insider_finds_the_restricted_document(ingested_samples: Assistant, mode: str) -> None:
+def test_insider_finds_the_restricted_document(samples_on: Assistant, mode: str) -> None:
     insider = Principal.of("sam", ["security"])
-    hits = ingested_samples.retriever.search(QUERIES[0], insider, k=5, mode=mode)  # type: ignore[arg-type]
+    hits = samples_on.retriever.search(QUERIES[0], insider, k=5, mode=mode)  # type: ignore[arg-type]
     assert any(h.document.source == "security/tcu-cybersecurity-requirements.pdf" for h in hits)
 
 
-def test_a_group_with_no_documents_gets_nothing(ingested_samples: Assistant) -> None:
+def test_a_group_with_no_documents_gets_nothing(samples_on: Assistant) -> None:
     nobody = Principal("eve", frozenset({"contractors"}))
     for mode in MODES:
-        assert ingested_samples.retriever.search("brake", nobody, k=10, mode=mode) == []  # type: ignore[arg-type]
+        assert samples_on.retriever.search("brake", nobody, k=10, mode=mode) == []  # type: ignore[arg-type]
 
 
-def test_filters_apply_inside_retrieval(ingested_samples: Assistant) -> None:
+def test_filters_apply_inside_retrieval(samples_on: Assistant) -> None:
     kestrel = Principal.of("kai", ["public", "brand-kestrel"])
-    hits = ingested_samples.retriever.search("torque", kestrel, k=20, filters={"brand": ("Kestrel",)})
+    hits = samples_on.retriever.search("torque", kestrel, k=20, filters={"brand": ("Kestrel",)})
     assert hits and {h.document.metadata["brand"] for h in hits} == {"Kestrel"}
-    none = ingested_samples.retriever.search(
-        "torque", Principal.of("pat"), k=20, filters={"brand": ("Kestrel",)}
-    )
+    none = samples_on.retriever.search("torque", Principal.of("pat"), k=20, filters={"brand": ("Kestrel",)})
     assert none == []  # Kestrel documents are brand-restricted
 
 
-def test_hits_are_ranked_and_cite_pages(ingested_samples: Assistant) -> None:
-    hits = ingested_samples.retriever.search("pad wear sensor", Principal.of("pat"), k=5)
+def test_hits_are_ranked_and_cite_pages(samples_on: Assistant) -> None:
+    hits = samples_on.retriever.search("pad wear sensor", Principal.of("pat"), k=5)
     assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert hits[0].document.source == "brakes/brake-system-design-spec.pdf" and hits[0].chunk.page is not None

@@ -20,6 +20,7 @@ from assistant.generation.extractive import ExtractiveGenerator
 from assistant.types import Principal
 from ingest.pipeline import Ingestor
 from tests.conftest import SAMPLES
+from tests.pg import PgServer
 
 pytestmark = pytest.mark.integration
 
@@ -72,13 +73,21 @@ def _answers(service: AnswerService) -> dict[str, Any]:
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["embedded", "postgres"])
 def stages(
-    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: SentenceTransformerEmbedder,
 ) -> dict[str, dict[str, Any]]:
-    """The public reader's results before, with and after the restricted document (and the insider's)."""
+    """The public reader's results before, with and after the restricted document (and the insider's), on
+    each backend."""
     home = tmp_path_factory.mktemp("statistics")
-    settings = Settings(home=home / "eka", _env_file=None)  # type: ignore[call-arg]
+    url = None
+    if request.param == "postgres":
+        server: PgServer = request.getfixturevalue("pg_server")
+        url = server.fresh()
+        request.addfinalizer(lambda: server.drop(url))
+    settings = Settings(home=home / "eka", database_url=url, _env_file=None)  # type: ignore[call-arg]
     assistant = build_assistant(settings, embedder=embedder)
     audit = AuditLog(home / "audit.sqlite3")
     service = AnswerService(
