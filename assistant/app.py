@@ -38,12 +38,18 @@ class Assistant:
         return TokenCounter(self.spec.tokenizer_file())
 
 
-def open_store(settings: Settings) -> Store:
-    """The store the settings select: the embedded SQLite store under ``settings.home`` unless
-    ``settings.database_url`` names a PostgreSQL database.
+def open_store(settings: Settings, embedder: SentenceTransformerEmbedder | None = None) -> Store:
+    """The store the settings select: the embedded SQLite store under ``settings.home``, or the PostgreSQL
+    store when ``settings.database_url`` names a database (the process's shared pool).
+
+    Args:
+        settings: the settings.
+        embedder: embeds passages whose vectors the PostgreSQL store needs and has not cached (a title
+            change); unused by the embedded store.
 
     Raises:
-        ConfigError: ``database_url`` is set (this version has no PostgreSQL backend).
+        ConfigError: the database cannot be reached or its schema is not this version's (``eka db
+            upgrade``).
 
     Example:
         >>> store = open_store(Settings(home=Path("/tmp/eka")))  # doctest: +SKIP
@@ -51,10 +57,12 @@ def open_store(settings: Settings) -> Store:
         0
     """
     if settings.database_url is not None:
-        raise ConfigError(
-            "EKA_DATABASE_URL is set, but this version of eka has no PostgreSQL backend; "
-            "unset it to use the embedded store under EKA_HOME"
-        )
+        from assistant.pg.db import shared  # psycopg loads only when PostgreSQL is selected
+        from assistant.pg.store import PgStore
+
+        if embedder is None:
+            return PgStore(shared(settings.database_url))
+        return PgStore(shared(settings.database_url), embedder.embed_passages, embedder.model_id)
     return SQLiteStore(settings.store_path)
 
 
@@ -69,11 +77,11 @@ def build_assistant(settings: Settings, embedder: SentenceTransformerEmbedder | 
         >>> assistant.retriever.search("brake pad wear", Principal.of("me"))  # doctest: +SKIP
     """
     spec = model_spec(settings.embedding_model)
-    store = open_store(settings)
     if embedder is None or embedder.model_id != spec.model_id:
         embedder = SentenceTransformerEmbedder(
             spec, device=settings.device, batch_size=settings.embed_batch_size
         )
+    store = open_store(settings, embedder)
     indexes = DerivedIndexes(
         store,
         settings.index_dir,
