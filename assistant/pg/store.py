@@ -30,7 +30,7 @@ import psycopg
 from pgvector import Vector
 from psycopg.types.json import Jsonb
 
-from assistant.errors import ConfigError, NotFound
+from assistant.errors import ConfigError, IngestError, NotFound
 from assistant.passages import passage_text, text_hash
 from assistant.pg import lexical, migrate
 from assistant.pg.db import Database
@@ -345,11 +345,18 @@ class PgStore:
         vectors: dict[str, np.ndarray],
     ) -> None:
         """Insert or replace a document and all its chunks and new vectors, atomically, with its postings
-        and its chunks' vectors for the store's model."""
+        and its chunks' vectors for the store's model.
+
+        Raises:
+            IngestError: the text holds NUL characters (nothing changes).
+        """
         doc = stored.document
         hashes = list(embed_hashes)
         if len(hashes) != len(chunks):
             raise ValueError("one passage hash per chunk")
+        if any("\x00" in c.text or "\x00" in (c.section or "") for c in chunks) or "\x00" in doc.title:
+            # PostgreSQL text cannot hold NUL: fail this document cleanly (ingest reports it and goes on).
+            raise IngestError(doc.source, "its text holds NUL characters, which PostgreSQL cannot store")
         recorded = self._model()
         extra: dict[str, np.ndarray] = {}
         if recorded is not None and recorded != model_id:  # the recorded model's vectors, when we can

@@ -16,7 +16,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from assistant.errors import ConfigError
+from assistant.errors import ConfigError, IngestError
 from assistant.passages import passage_text, text_hash
 from assistant.pg import db, migrate
 from assistant.pg.db import Database, shared
@@ -339,3 +339,10 @@ def test_a_failed_write_changes_nothing(store: PgStore, pg_url: str) -> None:
     assert store.generation() == 1
     assert store.chunks_of("doc-brake") == brake.chunks
     assert _bm25_tables(pg_url) == before
+
+
+def test_text_with_nul_characters_fails_that_document_cleanly(store: PgStore) -> None:
+    broken = _doc("binary", ["Pad wear\x00 limit."])
+    with pytest.raises(IngestError, match="NUL characters"):
+        broken.put(store)
+    assert store.generation() == 0 and store.documents() == []
