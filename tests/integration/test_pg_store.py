@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psycopg
 import pytest
 
+from assistant.app import Assistant
 from assistant.errors import ConfigError, IngestError
 from assistant.passages import passage_text, text_hash
 from assistant.pg import db, migrate
@@ -23,7 +26,9 @@ from assistant.pg.db import Database, shared
 from assistant.pg.store import PgStore
 from assistant.store import StoredDocument
 from assistant.tokenize import tokenize
-from assistant.types import Chunk, Document
+from assistant.types import Chunk, Document, Principal
+from ingest.pipeline import Ingestor
+from tests.integration.test_ingest import corpus
 from tests.pg import PgServer
 
 pytestmark = pytest.mark.integration
@@ -346,3 +351,32 @@ def test_text_with_nul_characters_fails_that_document_cleanly(store: PgStore) ->
     with pytest.raises(IngestError, match="NUL characters"):
         broken.put(store)
     assert store.generation() == 0 and store.documents() == []
+
+
+# -- through the composition root ----------------------------------------------------------------------------
+
+
+def test_ingest_reingest_and_search_on_a_postgresql_store(
+    make_assistant: Callable[..., Assistant], tmp_path: Path, pg_url: str
+) -> None:
+    assistant = make_assistant(database_url=pg_url)
+    store = assistant.store
+    assert isinstance(store, PgStore)
+    root = corpus(tmp_path / "docs")
+    report = Ingestor(assistant).run([root])
+    assert report.counts()["ingested"] == 4 and report.counts()["failed"] == 0
+    assert store.check() == []
+    assert _bm25_tables(pg_url) == _bm25_from_scratch(store, pg_url)
+    outsider = Principal.of("pat", ["public"])
+    assert assistant.retriever.search("wheel nuts torque", outsider)[0].document.source == "notes.md"
+
+    (root / "notes.md.meta.yaml").write_text("acl: [chassis]\nbrand: Kestrel\n")
+    again = Ingestor(assistant).run([root])
+    assert again.counts()["metadata"] == 1 and again.counts()["embedded"] == 0
+    assert store.check() == []
+    assert _bm25_tables(pg_url) == _bm25_from_scratch(store, pg_url)
+    assert all(
+        h.document.source != "notes.md" for h in assistant.retriever.search("wheel nuts torque", outsider)
+    )
+    insider = Principal.of("kim", ["chassis"])
+    assert assistant.retriever.search("wheel nuts torque", insider)[0].document.source == "notes.md"
