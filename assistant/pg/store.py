@@ -101,11 +101,8 @@ class PgStore:
 
     # -- helpers -------------------------------------------------------------------------------------------
 
-    def _bump(self, conn: psycopg.Connection, touched: dict[str, list[int]]) -> None:
-        """Log which documents changed and which chunk rows they lost (generation: :meth:`_lock`'s)."""
-        row = conn.execute("SELECT generation FROM store_state").fetchone()
-        assert row is not None
-        generation = int(row[0])
+    def _bump(self, conn: psycopg.Connection, generation: int, touched: dict[str, list[int]]) -> None:
+        """Log which documents changed in ``generation`` (:meth:`_lock`'s) and which chunk rows they lost."""
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO changes (generation, doc_id, removed) VALUES (%s, %s, %s)",
@@ -365,7 +362,7 @@ class PgStore:
             }
             extra = self._vectors_for(recorded, passages)
         with self.db.connection() as conn:
-            _generation, model = self._lock(conn)
+            generation, model = self._lock(conn)
             if model is None:
                 model = model_id
                 conn.execute("UPDATE store_state SET model_id = %s", (model_id,))
@@ -432,7 +429,7 @@ class PgStore:
                 (doc.doc_id, model),
             )
             self._index(conn, doc.doc_id)
-            self._bump(conn, touched)
+            self._bump(conn, generation, touched)
 
     def update_metadata(
         self, doc_id: str, title: str, metadata: dict[str, Any], acl: frozenset[str], meta_hash: str
@@ -459,7 +456,7 @@ class PgStore:
             by_hash = {text_hash(p): p for p in passages.values()}
             fresh = self._vectors_for(recorded, by_hash)
         with self.db.connection() as conn:
-            _generation, model = self._lock(conn)
+            generation, model = self._lock(conn)
             rows = self._rows_of(conn, doc_id)
             lexical.unindex_chunks(conn, rows)
             new_acl = lexical.acl_id(conn, acl)
@@ -488,7 +485,7 @@ class PgStore:
                     )
             self._index(conn, doc_id)
             # The title is part of every passage: the document's rows are indexed again.
-            self._bump(conn, {doc_id: rows})
+            self._bump(conn, generation, {doc_id: rows})
 
     def remove_document(self, doc_id: str) -> None:
         """Delete a document and its chunks and postings (cached embeddings stay for reuse).
@@ -497,12 +494,12 @@ class PgStore:
             NotFound: no document has this id.
         """
         with self.db.connection() as conn:
-            self._lock(conn)
+            generation, _model = self._lock(conn)
             rows = self._rows_of(conn, doc_id)
             lexical.unindex_chunks(conn, rows)
             if conn.execute("DELETE FROM documents WHERE doc_id = %s", (doc_id,)).rowcount == 0:
                 raise NotFound(f"no document {doc_id!r}")  # rolls the transaction back: nothing changed
-            self._bump(conn, {doc_id: rows})
+            self._bump(conn, generation, {doc_id: rows})
 
     def put_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
         """Add embeddings to the cache (used when the indexes are rebuilt for a new model)."""

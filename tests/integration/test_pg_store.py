@@ -213,6 +213,16 @@ def test_chunks_hold_their_passage_vector_for_the_store_model(store: PgStore, pg
         assert conn.execute("SELECT model_id FROM store_state").fetchone() == (MODEL,)
 
 
+def test_a_write_that_brings_no_vectors_takes_the_chunk_vectors_from_the_cache(
+    store: PgStore, pg_url: str
+) -> None:
+    brake = _doc("brake", ["Pad wear limit is 2 mm."])
+    store.put_vectors(MODEL, brake.vectors)
+    store.replace_document(brake.stored, brake.chunks, brake.hashes, MODEL, {})
+    assert np.array_equal(_embedding(pg_url, "brake-0"), brake.vectors[brake.hashes[0]])  # type: ignore[arg-type]
+    assert store.check() == []
+
+
 def test_a_title_change_embeds_the_new_passages_and_keeps_the_embed_hash(store: PgStore, pg_url: str) -> None:
     brake = _doc("brake", ["Pad wear limit is 2 mm."])
     brake.put(store)
