@@ -11,10 +11,11 @@ Beyond the embedded backend, each write keeps what PostgreSQL searches read in s
 per-access-list statistics (assistant/pg/lexical.py) and each chunk's passage vector (``chunks.embedding``).
 
 Vectors and models: ``chunks.embedding`` holds the vectors of one model, ``store_state.model_id`` (set by the
-first :meth:`PgStore.replace_document`). A chunk's vector is the cached vector of its ``embed_hash`` for that
-model; when a write brings vectors of another model, the recorded model's vectors come from the cache or
-from ``embed`` (when given for that model) and otherwise stay NULL: :meth:`PgStore.check` reports them, and
-searches for another model need a re-embed first.
+first :meth:`PgStore.replace_document`): each chunk's is the vector of its passage as it is now (title,
+section, text), from the embedding cache or computed by ``embed``. When that is impossible (a write brings
+vectors of another model, or a title change with no ``embed`` for the store's model) the chunk's vector is
+NULL, never a stale one: :meth:`PgStore.check` reports those chunks. Moving to another model is an explicit
+step, :meth:`PgStore.set_model` (it re-embeds what the cache lacks).
 """
 
 from __future__ import annotations
@@ -95,6 +96,15 @@ class PgStore:
         self.log_keep = log_keep
         with db.connection() as conn:
             migrate.check(conn)
+        recorded = self._model()
+        if embed_model and recorded and embed_model != recorded:
+            log.warning(
+                "the store's chunk vectors are for %s, not %s: writes leave chunk vectors empty until"
+                " PgStore.set_model(%r) re-embeds them",
+                recorded,
+                embed_model,
+                embed_model,
+            )
 
     def close(self) -> None:
         """Nothing to release: the pool belongs to the process (:func:`assistant.pg.db.shared`)."""
@@ -524,6 +534,49 @@ class PgStore:
                 (record.name, record.generation, record.path, record.sha256, record.model_id, _now()),
             )
         return True
+
+    def set_model(self, model_id: str, embed: Embed | None = None, batch: int = 1024) -> int:
+        """Make ``model_id`` the model of every chunk's vector (``chunks.embedding``).
+
+        Each chunk's passage vector for ``model_id`` comes from the cache, or from ``embed`` (``batch``
+        passages at a time, each batch cached as it is done, so an interrupted run resumes). Does not change
+        the generation: no row or passage changes.
+
+        Returns:
+            The number of chunks left without a vector (no ``embed``, or written meanwhile); 0 when done.
+
+        Example:
+            >>> store.set_model(embedder.model_id, embedder.embed_passages)  # doctest: +SKIP
+            0
+        """
+        rows = self.index_rows()
+        passages = {text_hash(p): p for p in rows.passages}
+        missing = [h for h in passages if h not in self.cached_vectors(model_id, passages)]
+        if embed is not None:
+            for start in range(0, len(missing), batch):
+                part = missing[start : start + batch]
+                vectors = np.asarray(embed([passages[h] for h in part]), dtype=np.float32)
+                self.put_vectors(model_id, dict(zip(part, vectors, strict=True)))
+        with self.db.connection() as conn:
+            conn.execute("SELECT 1 FROM store_state FOR UPDATE")  # no write meanwhile; generation unchanged
+            conn.execute("UPDATE store_state SET model_id = %s", (model_id,))
+            current = conn.execute(
+                "SELECT c.row_id, c.text, c.section, d.title FROM chunks c JOIN documents d USING (doc_id)"
+            ).fetchall()
+            conn.execute(
+                "UPDATE chunks c SET embedding = (SELECT e.vector FROM embeddings e"
+                " WHERE e.model_id = %s AND e.text_hash = u.h)"
+                " FROM unnest(%s::bigint[], %s::text[]) AS u(r, h) WHERE c.row_id = u.r",
+                (
+                    model_id,
+                    [r[0] for r in current],
+                    [text_hash(passage_text(r[3], r[2], r[1])) for r in current],
+                ),
+            )
+            row = conn.execute("SELECT count(*) FROM chunks WHERE embedding IS NULL").fetchone()
+        left = int(row[0]) if row else 0
+        log.info("chunk vectors are now for %s (%s chunks without one)", model_id, left)
+        return left
 
     def check(self) -> list[str]:
         """The schema's version, denormalised columns, vectors, BM25 statistics (whole) and postings (a

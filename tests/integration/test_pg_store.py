@@ -266,6 +266,28 @@ def test_writes_with_another_model_keep_chunk_vectors_of_the_recorded_model(
         assert conn.execute("SELECT model_id FROM store_state").fetchone() == (MODEL,)
 
 
+def test_set_model_moves_every_chunk_vector_to_the_new_model(store: PgStore, pg_url: str) -> None:
+    _doc("brake", ["Pad wear limit is 2 mm.", "Caliper torque 120 Nm."]).put(store)
+    store.update_metadata("doc-brake", "Brakes", {}, frozenset({"public"}), "m2")  # passages now "Brakes | …"
+    generation = store.generation()
+
+    def embed_other(passages: list[str]) -> np.ndarray:
+        return np.vstack([_vector(p, OTHER) for p in passages])
+
+    assert store.set_model(OTHER) == 2  # nothing cached for OTHER and nothing to embed with
+    assert store.check() == [f"2 chunks have no vector for {OTHER}: re-embed them"]
+    assert store.set_model(OTHER, embed_other, batch=1) == 0
+    for chunk_id, section, text in (
+        ("brake-0", "1 Part", "Pad wear limit is 2 mm."),
+        ("brake-1", "2 Part", "Caliper torque 120 Nm."),
+    ):
+        expected = _vector(passage_text("Brakes", section, text), OTHER)
+        assert np.array_equal(_embedding(pg_url, chunk_id), expected)  # type: ignore[arg-type]
+    assert store.generation() == generation and store.check() == []
+    with db.connect(pg_url) as conn:
+        assert conn.execute("SELECT model_id FROM store_state").fetchone() == (OTHER,)
+
+
 # -- several writers ---------------------------------------------------------------------------------------
 
 
