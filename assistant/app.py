@@ -56,14 +56,17 @@ class Assistant:
 
 
 def open_store(settings: Settings, embedder: SentenceTransformerEmbedder | None = None) -> Store:
-    """The store the settings select: the embedded SQLite store under ``settings.home`` unless
-    ``settings.database_url`` names a PostgreSQL database (whose schema must be current: ``eka db upgrade``).
+    """The store the settings select: the embedded SQLite store under ``settings.home``, or the PostgreSQL
+    store when ``settings.database_url`` names a database (the process's shared pool).
 
-    ``embedder`` lets the PostgreSQL store embed the passages a metadata change rewrites (the title is part
-    of every passage); without it they wait for ``eka index rebuild``.
+    Args:
+        settings: the settings.
+        embedder: embeds passages whose vectors the PostgreSQL store needs and has not cached (a title
+            change); unused by the embedded store.
 
     Raises:
-        ConfigError: the database cannot be reached, or its schema is not this version's.
+        ConfigError: the database cannot be reached or its schema is not this version's (``eka db
+            upgrade``).
 
     Example:
         >>> store = open_store(Settings(home=Path("/tmp/eka")))  # doctest: +SKIP

@@ -18,8 +18,8 @@ class Settings(BaseSettings):
     home: Path = Field(Path(".eka"), description="Where the store and derived indexes live.")
     database_url: str | None = Field(
         None,
-        description="A PostgreSQL URL selects the PostgreSQL backend (not available yet); unset: the "
-        "embedded SQLite store under home.",
+        description="A PostgreSQL URL selects the PostgreSQL store (apply its schema with `eka db "
+        "upgrade`); unset: the embedded SQLite store under home.",
     )
     embedding_model: str = Field(
         "all-MiniLM-L6-v2",

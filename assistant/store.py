@@ -5,8 +5,9 @@ id and passage-text hash). Every change to documents or chunks is one atomic tra
 the store's *generation* and logs what changed, so derived indexes can catch up by applying the changes since
 the generation they were built from (:meth:`Store.changes_since`) instead of rebuilding.
 
-Backends: :class:`assistant.sqlite_store.SQLiteStore` (the embedded default). :func:`assistant.app.open_store`
-picks one from the settings; ``tests/contract/test_store_contract.py`` holds every backend to this contract.
+Backends: :class:`assistant.sqlite_store.SQLiteStore` (the embedded default) and
+:class:`assistant.pg.store.PgStore` (PostgreSQL, ``EKA_DATABASE_URL``). :func:`assistant.app.open_store` picks
+one from the settings; ``tests/contract/test_store_contract.py`` holds every backend to this contract.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from assistant.config import Settings
 from assistant.errors import EkaError
 from assistant.filters import parse_filters
 from assistant.types import Principal, SearchMode
+from eka.db_cli import app as db_app
 from eka.service_cli import register
 from eka.ui_cli import register as register_ui
 from eval.bench.cli import app as bench_app
@@ -51,6 +52,7 @@ app.add_typer(docs_app, name="docs")
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
 app.add_typer(bench_app, name="bench")
+app.add_typer(db_app, name="db")
 register(app)
 register_ui(app)
 

@@ -11,10 +11,11 @@ Beyond the embedded backend, each write keeps what PostgreSQL searches read in s
 per-access-list statistics (assistant/pg/lexical.py) and each chunk's passage vector (``chunks.embedding``).
 
 Vectors and models: ``chunks.embedding`` holds the vectors of one model, ``store_state.model_id`` (set by the
-first :meth:`PgStore.replace_document`). A chunk's vector is the cached vector of its ``embed_hash`` for that
-model; when a write brings vectors of another model, the recorded model's vectors come from the cache or
-from ``embed`` (when given for that model) and otherwise stay NULL: :meth:`PgStore.check` reports them, and
-searches for another model need a re-embed first.
+first :meth:`PgStore.replace_document`): each chunk's is the vector of its passage as it is now (title,
+section, text), from the embedding cache or computed by ``embed``. When that is impossible (a write brings
+vectors of another model, or a title change with no ``embed`` for the store's model) the chunk's vector is
+NULL, never a stale one: :meth:`PgStore.check` reports those chunks. Moving to another model is an explicit
+step, :meth:`PgStore.set_model` (it re-embeds what the cache lacks).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import psycopg
 from pgvector import Vector
 from psycopg.types.json import Jsonb
 
-from assistant.errors import ConfigError, NotFound
+from assistant.errors import ConfigError, IngestError, NotFound
 from assistant.passages import passage_text, text_hash
 from assistant.pg import lexical, migrate
 from assistant.pg.db import Database
@@ -95,17 +96,23 @@ class PgStore:
         self.log_keep = log_keep
         with db.connection() as conn:
             migrate.check(conn)
+        recorded = self._model()
+        if embed_model and recorded and embed_model != recorded:
+            log.warning(
+                "the store's chunk vectors are for %s, not %s: writes leave chunk vectors empty until"
+                " PgStore.set_model(%r) re-embeds them",
+                recorded,
+                embed_model,
+                embed_model,
+            )
 
     def close(self) -> None:
         """Nothing to release: the pool belongs to the process (:func:`assistant.pg.db.shared`)."""
 
     # -- helpers -------------------------------------------------------------------------------------------
 
-    def _bump(self, conn: psycopg.Connection, touched: dict[str, list[int]]) -> None:
-        """Log which documents changed and which chunk rows they lost (generation: :meth:`_lock`'s)."""
-        row = conn.execute("SELECT generation FROM store_state").fetchone()
-        assert row is not None
-        generation = int(row[0])
+    def _bump(self, conn: psycopg.Connection, generation: int, touched: dict[str, list[int]]) -> None:
+        """Log which documents changed in ``generation`` (:meth:`_lock`'s) and which chunk rows they lost."""
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO changes (generation, doc_id, removed) VALUES (%s, %s, %s)",
@@ -345,11 +352,18 @@ class PgStore:
         vectors: dict[str, np.ndarray],
     ) -> None:
         """Insert or replace a document and all its chunks and new vectors, atomically, with its postings
-        and its chunks' vectors for the store's model."""
+        and its chunks' vectors for the store's model.
+
+        Raises:
+            IngestError: the text holds NUL characters (nothing changes).
+        """
         doc = stored.document
         hashes = list(embed_hashes)
         if len(hashes) != len(chunks):
             raise ValueError("one passage hash per chunk")
+        if any("\x00" in c.text or "\x00" in (c.section or "") for c in chunks) or "\x00" in doc.title:
+            # PostgreSQL text cannot hold NUL: fail this document cleanly (ingest reports it and goes on).
+            raise IngestError(doc.source, "its text holds NUL characters, which PostgreSQL cannot store")
         recorded = self._model()
         extra: dict[str, np.ndarray] = {}
         if recorded is not None and recorded != model_id:  # the recorded model's vectors, when we can
@@ -358,7 +372,7 @@ class PgStore:
             }
             extra = self._vectors_for(recorded, passages)
         with self.db.connection() as conn:
-            _generation, model = self._lock(conn)
+            generation, model = self._lock(conn)
             if model is None:
                 model = model_id
                 conn.execute("UPDATE store_state SET model_id = %s", (model_id,))
@@ -425,7 +439,7 @@ class PgStore:
                 (doc.doc_id, model),
             )
             self._index(conn, doc.doc_id)
-            self._bump(conn, touched)
+            self._bump(conn, generation, touched)
 
     def update_metadata(
         self, doc_id: str, title: str, metadata: dict[str, Any], acl: frozenset[str], meta_hash: str
@@ -452,7 +466,7 @@ class PgStore:
             by_hash = {text_hash(p): p for p in passages.values()}
             fresh = self._vectors_for(recorded, by_hash)
         with self.db.connection() as conn:
-            _generation, model = self._lock(conn)
+            generation, model = self._lock(conn)
             rows = self._rows_of(conn, doc_id)
             lexical.unindex_chunks(conn, rows)
             new_acl = lexical.acl_id(conn, acl)
@@ -481,7 +495,7 @@ class PgStore:
                     )
             self._index(conn, doc_id)
             # The title is part of every passage: the document's rows are indexed again.
-            self._bump(conn, {doc_id: rows})
+            self._bump(conn, generation, {doc_id: rows})
 
     def remove_document(self, doc_id: str) -> None:
         """Delete a document and its chunks and postings (cached embeddings stay for reuse).
@@ -490,12 +504,12 @@ class PgStore:
             NotFound: no document has this id.
         """
         with self.db.connection() as conn:
-            self._lock(conn)
+            generation, _model = self._lock(conn)
             rows = self._rows_of(conn, doc_id)
             lexical.unindex_chunks(conn, rows)
             if conn.execute("DELETE FROM documents WHERE doc_id = %s", (doc_id,)).rowcount == 0:
                 raise NotFound(f"no document {doc_id!r}")  # rolls the transaction back: nothing changed
-            self._bump(conn, {doc_id: rows})
+            self._bump(conn, generation, {doc_id: rows})
 
     def put_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
         """Add embeddings to the cache (used when the indexes are rebuilt for a new model)."""
@@ -520,6 +534,49 @@ class PgStore:
                 (record.name, record.generation, record.path, record.sha256, record.model_id, _now()),
             )
         return True
+
+    def set_model(self, model_id: str, embed: Embed | None = None, batch: int = 1024) -> int:
+        """Make ``model_id`` the model of every chunk's vector (``chunks.embedding``).
+
+        Each chunk's passage vector for ``model_id`` comes from the cache, or from ``embed`` (``batch``
+        passages at a time, each batch cached as it is done, so an interrupted run resumes). Does not change
+        the generation: no row or passage changes.
+
+        Returns:
+            The number of chunks left without a vector (no ``embed``, or written meanwhile); 0 when done.
+
+        Example:
+            >>> store.set_model(embedder.model_id, embedder.embed_passages)  # doctest: +SKIP
+            0
+        """
+        rows = self.index_rows()
+        passages = {text_hash(p): p for p in rows.passages}
+        missing = [h for h in passages if h not in self.cached_vectors(model_id, passages)]
+        if embed is not None:
+            for start in range(0, len(missing), batch):
+                part = missing[start : start + batch]
+                vectors = np.asarray(embed([passages[h] for h in part]), dtype=np.float32)
+                self.put_vectors(model_id, dict(zip(part, vectors, strict=True)))
+        with self.db.connection() as conn:
+            conn.execute("SELECT 1 FROM store_state FOR UPDATE")  # no write meanwhile; generation unchanged
+            conn.execute("UPDATE store_state SET model_id = %s", (model_id,))
+            current = conn.execute(
+                "SELECT c.row_id, c.text, c.section, d.title FROM chunks c JOIN documents d USING (doc_id)"
+            ).fetchall()
+            conn.execute(
+                "UPDATE chunks c SET embedding = (SELECT e.vector FROM embeddings e"
+                " WHERE e.model_id = %s AND e.text_hash = u.h)"
+                " FROM unnest(%s::bigint[], %s::text[]) AS u(r, h) WHERE c.row_id = u.r",
+                (
+                    model_id,
+                    [r[0] for r in current],
+                    [text_hash(passage_text(r[3], r[2], r[1])) for r in current],
+                ),
+            )
+            row = conn.execute("SELECT count(*) FROM chunks WHERE embedding IS NULL").fetchone()
+        left = int(row[0]) if row else 0
+        log.info("chunk vectors are now for %s (%s chunks without one)", model_id, left)
+        return left
 
     def check(self) -> list[str]:
         """The schema's version, denormalised columns, vectors, BM25 statistics (whole) and postings (a

@@ -164,6 +164,16 @@ class StoreContract:
         assert document.metadata == {"brand": "kestrel", "revision": 3, "tags": ["brake", "spec"]}
         assert document.owner == "alice"
 
+    def test_an_empty_access_list_and_nested_metadata_round_trip(self, store: Store) -> None:
+        doc = _Doc("odd", ["Ümlaut text — ±0.05 mm."], acl=frozenset())
+        metadata = {"nested": {"a": [1, 2.5, None, True]}, "ünicode": "ñ", "empty": {}, "zero": 0.0}
+        odd = replace(doc.stored, document=replace(doc.document, metadata=metadata))
+        store.replace_document(odd, doc.chunks, doc.hashes, MODEL, doc.vectors)
+        document = store.document(doc.document.doc_id)
+        assert document.acl == frozenset()
+        assert document.metadata == metadata and isinstance(document.metadata["zero"], float)
+        assert store.chunks_of(doc.document.doc_id) == doc.chunks
+
     def test_unknown_ids_and_sources(self, store: Store) -> None:
         BRAKE.put(store)
         with pytest.raises(NotFound):

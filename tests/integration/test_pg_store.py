@@ -9,21 +9,26 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psycopg
 import pytest
 
-from assistant.errors import ConfigError
+from assistant.app import Assistant
+from assistant.errors import ConfigError, IngestError
 from assistant.passages import passage_text, text_hash
 from assistant.pg import db, migrate
 from assistant.pg.db import Database, shared
 from assistant.pg.store import PgStore
 from assistant.store import StoredDocument
 from assistant.tokenize import tokenize
-from assistant.types import Chunk, Document
+from assistant.types import Chunk, Document, Principal
+from ingest.pipeline import Ingestor
+from tests.integration.test_ingest import corpus
 from tests.pg import PgServer
 
 pytestmark = pytest.mark.integration
@@ -208,6 +213,16 @@ def test_chunks_hold_their_passage_vector_for_the_store_model(store: PgStore, pg
         assert conn.execute("SELECT model_id FROM store_state").fetchone() == (MODEL,)
 
 
+def test_a_write_that_brings_no_vectors_takes_the_chunk_vectors_from_the_cache(
+    store: PgStore, pg_url: str
+) -> None:
+    brake = _doc("brake", ["Pad wear limit is 2 mm."])
+    store.put_vectors(MODEL, brake.vectors)
+    store.replace_document(brake.stored, brake.chunks, brake.hashes, MODEL, {})
+    assert np.array_equal(_embedding(pg_url, "brake-0"), brake.vectors[brake.hashes[0]])  # type: ignore[arg-type]
+    assert store.check() == []
+
+
 def test_a_title_change_embeds_the_new_passages_and_keeps_the_embed_hash(store: PgStore, pg_url: str) -> None:
     brake = _doc("brake", ["Pad wear limit is 2 mm."])
     brake.put(store)
@@ -249,6 +264,28 @@ def test_writes_with_another_model_keep_chunk_vectors_of_the_recorded_model(
     )
     with db.connect(pg_url) as conn:
         assert conn.execute("SELECT model_id FROM store_state").fetchone() == (MODEL,)
+
+
+def test_set_model_moves_every_chunk_vector_to_the_new_model(store: PgStore, pg_url: str) -> None:
+    _doc("brake", ["Pad wear limit is 2 mm.", "Caliper torque 120 Nm."]).put(store)
+    store.update_metadata("doc-brake", "Brakes", {}, frozenset({"public"}), "m2")  # passages now "Brakes | …"
+    generation = store.generation()
+
+    def embed_other(passages: list[str]) -> np.ndarray:
+        return np.vstack([_vector(p, OTHER) for p in passages])
+
+    assert store.set_model(OTHER) == 2  # nothing cached for OTHER and nothing to embed with
+    assert store.check() == [f"2 chunks have no vector for {OTHER}: re-embed them"]
+    assert store.set_model(OTHER, embed_other, batch=1) == 0
+    for chunk_id, section, text in (
+        ("brake-0", "1 Part", "Pad wear limit is 2 mm."),
+        ("brake-1", "2 Part", "Caliper torque 120 Nm."),
+    ):
+        expected = _vector(passage_text("Brakes", section, text), OTHER)
+        assert np.array_equal(_embedding(pg_url, chunk_id), expected)  # type: ignore[arg-type]
+    assert store.generation() == generation and store.check() == []
+    with db.connect(pg_url) as conn:
+        assert conn.execute("SELECT model_id FROM store_state").fetchone() == (OTHER,)
 
 
 # -- several writers ---------------------------------------------------------------------------------------
@@ -339,3 +376,39 @@ def test_a_failed_write_changes_nothing(store: PgStore, pg_url: str) -> None:
     assert store.generation() == 1
     assert store.chunks_of("doc-brake") == brake.chunks
     assert _bm25_tables(pg_url) == before
+
+
+def test_text_with_nul_characters_fails_that_document_cleanly(store: PgStore) -> None:
+    broken = _doc("binary", ["Pad wear\x00 limit."])
+    with pytest.raises(IngestError, match="NUL characters"):
+        broken.put(store)
+    assert store.generation() == 0 and store.documents() == []
+
+
+# -- through the composition root ----------------------------------------------------------------------------
+
+
+def test_ingest_reingest_and_search_on_a_postgresql_store(
+    make_assistant: Callable[..., Assistant], tmp_path: Path, pg_url: str
+) -> None:
+    assistant = make_assistant(database_url=pg_url)
+    store = assistant.store
+    assert isinstance(store, PgStore)
+    root = corpus(tmp_path / "docs")
+    report = Ingestor(assistant).run([root])
+    assert report.counts()["ingested"] == 4 and report.counts()["failed"] == 0
+    assert store.check() == []
+    assert _bm25_tables(pg_url) == _bm25_from_scratch(store, pg_url)
+    outsider = Principal.of("pat", ["public"])
+    assert assistant.retriever.search("wheel nuts torque", outsider)[0].document.source == "notes.md"
+
+    (root / "notes.md.meta.yaml").write_text("acl: [chassis]\nbrand: Kestrel\n")
+    again = Ingestor(assistant).run([root])
+    assert again.counts()["metadata"] == 1 and again.counts()["embedded"] == 0
+    assert store.check() == []
+    assert _bm25_tables(pg_url) == _bm25_from_scratch(store, pg_url)
+    assert all(
+        h.document.source != "notes.md" for h in assistant.retriever.search("wheel nuts torque", outsider)
+    )
+    insider = Principal.of("kim", ["chassis"])
+    assert assistant.retriever.search("wheel nuts torque", insider)[0].document.source == "notes.md"
