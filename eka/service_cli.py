@@ -49,8 +49,9 @@ def serve(
     workers: Annotated[
         int,
         typer.Option(
-            help="Processes serving the API. They share EKA_HOME (store, keys, audit log, rate limits); "
-            "each loads the model and indexes and picks up every change the others make.",
+            help="Processes serving the API. They share EKA_HOME, or the database of EKA_DATABASE_URL "
+            "(store, keys, audit log, rate limits); each loads the model and indexes and picks up every "
+            "change the others make.",
             min=1,
             max=64,
         ),
