@@ -3,7 +3,9 @@ tests, including an attacker who bypasses the log and edits its rows as their ow
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Iterator
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from assistant.audit import GENESIS, AuditLog, SQLiteAuditLog, canonical, chain_hash
 from assistant.errors import InvalidInput, NotFound
 from assistant.pg.audit import PgAuditLog
+from assistant.pg.db import Database
 from tests.contract.services import BACKENDS, Backend, open_backend, run_together
 
 
@@ -239,3 +242,33 @@ def test_the_chain_stays_valid_when_many_writers_append_at_once(open_log: Callab
     for ids in appended:  # each writer's records keep its order
         seqs = [logs[0].get(p).seq for p in ids]
         assert seqs == sorted(seqs)
+
+
+def _append_in_a_process(backend: str, where: str, writer: int, count: int, start: Barrier) -> None:
+    """One writer process: its own log (and pool), appending ``count`` records once every writer is ready."""
+    log: AuditLog = SQLiteAuditLog(Path(where)) if backend == "sqlite" else PgAuditLog(Database(where, 2))
+    start.wait()
+    for i in range(count):
+        log.append(f"process{writer}", {"question": f"{writer}/{i}"})
+    log.close()
+
+
+def test_the_chain_stays_valid_when_several_processes_append_at_once(log: AuditLog, backend: Backend) -> None:
+    writers, each = 3, 20
+    where = str(backend.sqlite_file("audit")) if backend.name == "sqlite" else backend.url
+    assert where is not None
+    spawn = multiprocessing.get_context("spawn")
+    start = spawn.Barrier(writers)
+    processes = [
+        spawn.Process(target=_append_in_a_process, args=(backend.name, where, n, each, start))
+        for n in range(writers)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+    assert [process.exitcode for process in processes] == [0] * writers
+    report = log.verify()
+    assert report.ok, report.problems
+    assert report.records == writers * each
+    assert sorted(r.seq for r in log.records()) == list(range(1, writers * each + 1))
