@@ -180,7 +180,7 @@ class AnswerService:
     """Answers questions as a principal and records how.
 
     Example:
-        >>> service = AnswerService(settings, store, retriever, generator, AuditLog(path))  # doctest: +SKIP
+        >>> service = AnswerService(settings, store, retriever, generator, audit_log)  # doctest: +SKIP
         >>> result = service.answer(AnswerRequest("pad wear limit?"), Principal.of("ann"))  # doctest: +SKIP
         >>> result.text, [c.page for c in result.citations]  # doctest: +SKIP
         ('The pad wear warning is raised at 3.0 mm [1].', [4])

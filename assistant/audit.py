@@ -1,9 +1,9 @@
 """Provenance: one append-only, hash-chained record per answer, and the feedback given on answers.
 
 Each record is canonical JSON. Its hash is ``sha256(previous hash + canonical JSON)``, so changing, removing
-or reordering any record breaks every hash after it; :meth:`AuditLog.verify` walks the chain. The log lives in
-its own SQLite file (``EKA_HOME/audit.sqlite3``), apart from the index store, so rebuilding indexes or
-removing documents never touches it.
+or reordering any record breaks every hash after it; :meth:`AuditLog.verify` walks the chain. The log lives
+apart from the documents (its own SQLite file ``EKA_HOME/audit.sqlite3``, or its own tables in PostgreSQL), so
+rebuilding indexes or removing documents never touches it.
 """
 
 from __future__ import annotations
@@ -13,17 +13,18 @@ import json
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from assistant.errors import NotFound
+from assistant.errors import InvalidInput, NotFound
 from assistant.fsutil import immediate, open_sqlite
 
 GENESIS = "0" * 64
+RATINGS = ("up", "down")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS provenance (
@@ -83,11 +84,129 @@ class ChainReport:
     head: str
 
 
-class AuditLog:
-    """The append-only provenance log.
+def new_record(user_id: str, record: dict[str, Any]) -> tuple[str, str, str]:
+    """A new provenance id, its creation time and the canonical text to append, for a backend.
+
+    The text is ``record`` plus ``provenance_id``, ``created_at`` (UTC, milliseconds) and ``user_id``.
+    """
+    provenance_id = "ans_" + secrets.token_hex(12)
+    created_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+    body = {**record, "provenance_id": provenance_id, "created_at": created_at, "user_id": user_id}
+    return provenance_id, created_at, canonical(body)
+
+
+def walk(rows: Iterable[tuple[int, str, str, str, str]], anchor: str | None = None) -> ChainReport:
+    """Check a chain given as ``(seq, id, record text, prev_hash, hash)`` rows in ``seq`` order.
+
+    Every backend's :meth:`AuditLog.verify` is this walk over its rows.
+    """
+    problems: list[str] = []
+    anchored = anchor is None
+    prev = GENESIS
+    count = 0
+    for seq, provenance_id, text, prev_hash, digest in rows:
+        count += 1
+        if prev_hash != prev:
+            problems.append(f"record {seq} ({provenance_id}): link to the previous record is broken")
+        if chain_hash(prev_hash, text) != digest:
+            problems.append(f"record {seq} ({provenance_id}): content does not match its hash")
+        else:
+            try:
+                if json.loads(text).get("provenance_id") != provenance_id:
+                    problems.append(f"record {seq}: id does not match its content")
+            except ValueError:
+                problems.append(f"record {seq}: not valid JSON")
+        prev = digest
+        anchored = anchored or digest == anchor
+    if not anchored:
+        problems.append(f"the anchor {anchor} is not in the chain: records up to it were rewritten")
+    return ChainReport(count, not problems, tuple(problems[:50]), prev)
+
+
+def check_feedback(rating: str, comment: str | None) -> None:
+    """Refuse feedback no backend should store.
+
+    Raises:
+        InvalidInput: a rating other than ``up`` or ``down``, or a NUL character in the comment.
+    """
+    if rating not in RATINGS:
+        raise InvalidInput(f"a rating is 'up' or 'down', not {rating[:20]!r}")
+    if comment is not None and "\x00" in comment:
+        raise InvalidInput("a feedback comment must not contain NUL characters")
+
+
+class AuditLog(Protocol):
+    """The provenance seam: an append-only, hash-chained log of answer records, and feedback on them.
+
+    What every backend keeps:
+
+    - **One chain.** Appends are serialised across threads, processes and hosts: each record links to the
+      one appended just before it (``prev_hash``), ``seq`` counts up from 1 without gaps, and :meth:`verify`
+      finds the chain intact after any number of concurrent writers.
+    - **Append-only.** The backend itself refuses to update or delete a record (a trigger), so only someone
+      who bypasses it can, and :meth:`verify` (:func:`walk`) then names the records changed.
+    - **Feedback** is kept per answer in the order given, outside the chain.
+
+    Backends: :class:`SQLiteAuditLog` (``EKA_HOME/audit.sqlite3``) and
+    :class:`assistant.pg.audit.PgAuditLog`; :func:`assistant.services.open_audit` picks one from the
+    settings. ``tests/contract/test_audit_contract.py`` holds both to this contract.
 
     Example:
-        >>> log = AuditLog(Path(".eka/audit.sqlite3"))  # doctest: +SKIP
+        >>> log = open_audit(Settings())  # doctest: +SKIP
+        >>> pid = log.append("ann", {"question": "pad wear?"})  # doctest: +SKIP
+        >>> log.verify().ok  # doctest: +SKIP
+        True
+    """
+
+    def append(self, user_id: str, record: dict[str, Any]) -> str:
+        """Append ``record`` (JSON-serialisable) and return its new provenance id (:func:`new_record`)."""
+        ...
+
+    def get(self, provenance_id: str) -> StoredRecord:
+        """One record.
+
+        Raises:
+            NotFound: no record has that id.
+        """
+        ...
+
+    def records(self, limit: int | None = None) -> list[StoredRecord]:
+        """The most recent ``limit`` records (all without a positive limit), newest first."""
+        ...
+
+    def verify(self, anchor: str | None = None) -> ChainReport:
+        """Recompute every hash in order; report the records whose text or links were changed.
+
+        The chain alone cannot catch someone who rewrites it from some record to the end and recomputes every
+        hash. ``anchor``, a head hash noted earlier somewhere else (printed by ``eka audit verify``), closes
+        that gap: it must still be a hash in the chain.
+        """
+        ...
+
+    def add_feedback(self, provenance_id: str, user_id: str, rating: str, comment: str | None) -> None:
+        """Store feedback on an answer.
+
+        Raises:
+            NotFound: no record has that id.
+            InvalidInput: a rating other than ``up`` or ``down``, or a NUL in the comment
+                (:func:`check_feedback`).
+        """
+        ...
+
+    def feedback(self, provenance_id: str) -> list[dict[str, Any]]:
+        """Feedback on one answer, oldest first: ``user_id``, ``rating``, ``comment``, ``created_at``."""
+        ...
+
+    def close(self) -> None:
+        """Release what this instance holds (idempotent)."""
+        ...
+
+
+class SQLiteAuditLog:
+    """The embedded provenance log: one SQLite file shared by the host's processes.
+
+    Example:
+        >>> log = SQLiteAuditLog(Path(".eka/audit.sqlite3"))  # doctest: +SKIP
         >>> pid = log.append("ann", {"question": "pad wear?"})  # doctest: +SKIP
         >>> log.verify().ok  # doctest: +SKIP
         True
@@ -100,6 +219,7 @@ class AuditLog:
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
+        """Close the file."""
         with self._lock:
             self._db.close()
 
@@ -111,10 +231,7 @@ class AuditLog:
 
     def append(self, user_id: str, record: dict[str, Any]) -> str:
         """Append ``record`` (JSON-serialisable) and return its new provenance id."""
-        provenance_id = "ans_" + secrets.token_hex(12)
-        created_at = datetime.now(UTC).isoformat(timespec="milliseconds")
-        body = {**record, "provenance_id": provenance_id, "created_at": created_at, "user_id": user_id}
-        text = canonical(body)
+        provenance_id, created_at, text = new_record(user_id, record)
         with self._write() as db:
             row = db.execute("SELECT hash FROM provenance ORDER BY seq DESC LIMIT 1").fetchone()
             prev = row[0] if row else GENESIS
@@ -134,48 +251,22 @@ class AuditLog:
         return _stored(row)
 
     def records(self, limit: int | None = None) -> list[StoredRecord]:
-        """The most recent records, newest first."""
+        """The most recent ``limit`` records (all without a positive limit), newest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM provenance ORDER BY seq DESC LIMIT ?", (limit if limit else -1,)
+                "SELECT * FROM provenance ORDER BY seq DESC LIMIT ?", (limit if limit and limit > 0 else -1,)
             ).fetchall()
         return [_stored(r) for r in rows]
 
     def verify(self, anchor: str | None = None) -> ChainReport:
-        """Recompute every hash in order; report the records whose text or links were changed.
-
-        The chain alone cannot catch someone who rewrites it from some record to the end and recomputes every
-        hash. ``anchor``, a head hash noted earlier somewhere else (printed by ``eka audit verify``), closes
-        that gap: it must still be a hash in the chain.
-        """
-        problems: list[str] = []
-        anchored = anchor is None
-        prev = GENESIS
-        count = 0
+        """Walk the chain in ``seq`` order (:func:`walk`; the contract is :meth:`AuditLog.verify`)."""
         with self._lock:
             rows = self._db.execute("SELECT seq, id, record, prev_hash, hash FROM provenance ORDER BY seq")
-            for row in rows:
-                count += 1
-                if row["prev_hash"] != prev:
-                    problems.append(
-                        f"record {row['seq']} ({row['id']}): link to the previous record is broken"
-                    )
-                if chain_hash(row["prev_hash"], row["record"]) != row["hash"]:
-                    problems.append(f"record {row['seq']} ({row['id']}): content does not match its hash")
-                else:
-                    try:
-                        if json.loads(row["record"]).get("provenance_id") != row["id"]:
-                            problems.append(f"record {row['seq']}: id does not match its content")
-                    except ValueError:
-                        problems.append(f"record {row['seq']}: not valid JSON")
-                prev = row["hash"]
-                anchored = anchored or row["hash"] == anchor
-        if not anchored:
-            problems.append(f"the anchor {anchor} is not in the chain: records up to it were rewritten")
-        return ChainReport(count, not problems, tuple(problems[:50]), prev)
+            return walk(((r[0], r[1], r[2], r[3], r[4]) for r in rows), anchor)
 
     def add_feedback(self, provenance_id: str, user_id: str, rating: str, comment: str | None) -> None:
-        """Store feedback on an answer. Raises NotFound for an unknown id."""
+        """Store feedback on an answer. Raises NotFound for an unknown id, InvalidInput for a bad rating."""
+        check_feedback(rating, comment)
         self.get(provenance_id)
         with self._write() as db:
             db.execute(

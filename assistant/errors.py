@@ -64,3 +64,7 @@ class Unauthenticated(EkaError):
 
 class IndexCorrupt(EkaError):
     """A derived index file is missing, unreadable or does not match the store."""
+
+
+class InvalidInput(EkaError):
+    """A value the library cannot accept (a 400), such as an unknown rating or text holding a NUL."""

@@ -20,6 +20,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from assistant.errors import NotFound
 from assistant.fsutil import open_sqlite
@@ -46,15 +47,98 @@ class ApiKey:
         return Principal.of(self.user, [*(g.lower() for g in self.groups), PUBLIC_GROUP])
 
 
-def _hash(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+def hash_secret(secret: str) -> str:
+    """What a backend stores for a key: the sha256 (hex) of its secret."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-class KeyStore:
-    """Creates, checks, lists and revokes API keys (``EKA_HOME/keys.sqlite3``).
+def may_be_key(secret: str) -> bool:
+    """Whether ``secret`` is shaped like a key at all (backends skip the lookup otherwise)."""
+    return secret.startswith(PREFIX) and len(secret) <= 200
+
+
+def new_key(user: str, groups: list[str], roles: list[str] | None = None) -> tuple[ApiKey, str]:
+    """A new, checked key record and its secret, for a backend to store (with :func:`hash_secret`).
+
+    The user is stripped; groups are lower-cased (groups are case-insensitive), deduplicated and sorted, and
+    so are roles.
+
+    Raises:
+        ValueError: an empty user, an unknown role, or a NUL character in the user or a group.
+    """
+    user = user.strip()
+    roles = sorted({r.strip() for r in roles or [] if r.strip()})
+    groups = sorted({g.strip().lower() for g in groups if g.strip()})
+    if not user:
+        raise ValueError("a key needs a user")
+    if "\x00" in user or any("\x00" in g for g in groups):
+        raise ValueError("a key's user and groups must not contain NUL characters")
+    unknown = set(roles) - ROLES
+    if unknown:
+        known = ", ".join(sorted(ROLES))
+        raise ValueError(f"unknown role(s) {', '.join(sorted(unknown))}; roles are {known}")
+    secret = PREFIX + secrets.token_urlsafe(32)
+    key_id = "key_" + secrets.token_hex(6)
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    return ApiKey(key_id, user, tuple(groups), tuple(roles), created, None), secret
+
+
+class KeyStore(Protocol):
+    """The API key seam: creates, checks, lists and revokes keys; stores only each secret's hash.
+
+    What every backend keeps:
+
+    - **Secrets.** :meth:`create` returns the secret once; only :func:`hash_secret` of it is stored.
+    - **Revocation is immediate.** Once :meth:`revoke` returns, :meth:`authenticate` refuses the key in every
+      process and on every host that shares the backend (no cache outlives a revoke).
+    - **Values.** Records are made by :func:`new_key` (checked, groups lower-cased); ``keys`` lists them
+      oldest first; timestamps are UTC ISO 8601 to the second.
+
+    Backends: :class:`SQLiteKeyStore` (``EKA_HOME/keys.sqlite3``) and
+    :class:`assistant.pg.keys.PgKeyStore`; :func:`assistant.services.open_keys` picks one from the settings.
+    ``tests/contract/test_keys_contract.py`` holds both to this contract.
 
     Example:
-        >>> keys = KeyStore(Path(".eka/keys.sqlite3"))  # doctest: +SKIP
+        >>> keys = open_keys(Settings())  # doctest: +SKIP
+        >>> record, secret = keys.create("ann", ["battery"], ["ingest"])  # doctest: +SKIP
+        >>> keys.authenticate(secret).user  # doctest: +SKIP
+        'ann'
+    """
+
+    def create(self, user: str, groups: list[str], roles: list[str] | None = None) -> tuple[ApiKey, str]:
+        """A new key for ``user``; returns the record and the secret (shown once, never stored).
+
+        Raises:
+            ValueError: an empty user, an unknown role, or a NUL character (:func:`new_key`).
+        """
+        ...
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        """The active (unrevoked) key with this secret, or None for anything else, however malformed."""
+        ...
+
+    def keys(self, include_revoked: bool = False) -> list[ApiKey]:
+        """All active keys (and the revoked ones too with ``include_revoked``), oldest first."""
+        ...
+
+    def revoke(self, key_id_or_user: str) -> list[str]:
+        """Revoke one key by id, or every active key of a user; returns the revoked ids, sorted.
+
+        Raises:
+            NotFound: no active key has that id or user.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release what this instance holds (idempotent)."""
+        ...
+
+
+class SQLiteKeyStore:
+    """The embedded key store: one SQLite file (``EKA_HOME/keys.sqlite3``) shared by the host's processes.
+
+    Example:
+        >>> keys = SQLiteKeyStore(Path(".eka/keys.sqlite3"))  # doctest: +SKIP
         >>> record, secret = keys.create("ann", ["battery"], ["ingest"])  # doctest: +SKIP
         >>> keys.authenticate(secret).user  # doctest: +SKIP
         'ann'
@@ -70,42 +154,34 @@ class KeyStore:
         )
 
     def close(self) -> None:
+        """Close the file."""
         with self._lock:
             self._db.close()
 
     def create(self, user: str, groups: list[str], roles: list[str] | None = None) -> tuple[ApiKey, str]:
-        """A new key for ``user``; returns the record and the secret (shown once, never stored).
-
-        Raises:
-            ValueError: an empty user, or an unknown role.
-        """
-        user = user.strip()
-        roles = sorted({r.strip() for r in roles or [] if r.strip()})
-        groups = sorted({g.strip().lower() for g in groups if g.strip()})  # groups are case-insensitive
-        if not user:
-            raise ValueError("a key needs a user")
-        unknown = set(roles) - ROLES
-        if unknown:
-            raise ValueError(
-                f"unknown role(s) {', '.join(sorted(unknown))}; roles are {', '.join(sorted(ROLES))}"
-            )
-        secret = PREFIX + secrets.token_urlsafe(32)
-        key_id = "key_" + secrets.token_hex(6)
-        created = datetime.now(UTC).isoformat(timespec="seconds")
+        """A new key for ``user``; returns the record and the secret. Raises ValueError (:func:`new_key`)."""
+        record, secret = new_key(user, groups, roles)
         with self._lock:
             self._db.execute(
                 "INSERT INTO keys VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                (key_id, _hash(secret), user, json.dumps(groups), json.dumps(roles), created),
+                (
+                    record.key_id,
+                    hash_secret(secret),
+                    record.user,
+                    json.dumps(record.groups),
+                    json.dumps(record.roles),
+                    record.created_at,
+                ),
             )
-        return ApiKey(key_id, user, tuple(groups), tuple(roles), created, None), secret
+        return record, secret
 
     def authenticate(self, secret: str) -> ApiKey | None:
         """The active key with this secret, or None."""
-        if not secret.startswith(PREFIX) or len(secret) > 200:
+        if not may_be_key(secret):
             return None
         with self._lock:
             row = self._db.execute(
-                "SELECT * FROM keys WHERE hash = ? AND revoked_at IS NULL", (_hash(secret),)
+                "SELECT * FROM keys WHERE hash = ? AND revoked_at IS NULL", (hash_secret(secret),)
             ).fetchone()
         return _key(row) if row else None
 
@@ -126,7 +202,7 @@ class KeyStore:
                 "SELECT key_id FROM keys WHERE (key_id = ? OR user = ?) AND revoked_at IS NULL",
                 (key_id_or_user, key_id_or_user),
             ).fetchall()
-            ids = [r[0] for r in rows]
+            ids = sorted(r[0] for r in rows)
             if not ids:
                 raise NotFound(f"no active key with id or user {key_id_or_user!r}")
             self._db.executemany("UPDATE keys SET revoked_at = ? WHERE key_id = ?", [(now, i) for i in ids])

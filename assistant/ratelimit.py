@@ -1,10 +1,10 @@
-"""Per-key rate limits that hold across every process of one host: token buckets in SQLite.
+"""Per-key rate limits that hold across every API process: a token bucket per key, kept where they all see it.
 
-``eka serve --workers N`` runs N processes; a bucket in process memory would let each key make N times its
-limit. The buckets live in ``EKA_HOME/ratelimit.sqlite3`` instead, updated in one ``BEGIN IMMEDIATE``
-transaction per request (about a millisecond). Wall-clock time is used, since the processes share no
-monotonic clock; a clock step back only delays a refill. Losing the file loses nothing but the buckets'
-levels (``synchronous=OFF``: they are refilled within a minute anyway).
+``eka serve --workers N`` runs N processes (and with PostgreSQL, on several hosts); a bucket in process
+memory would let each key make N times its limit. The buckets live in the backend instead:
+``EKA_HOME/ratelimit.sqlite3`` (:class:`SQLiteRateLimiter`, one ``BEGIN IMMEDIATE`` transaction per request,
+about a millisecond) or a PostgreSQL table (:class:`assistant.pg.ratelimit.PgRateLimiter`, one statement
+per request). Losing the buckets loses nothing but their levels: they are refilled within a minute anyway.
 """
 
 from __future__ import annotations
@@ -14,20 +14,62 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from assistant.errors import RateLimited
 from assistant.fsutil import immediate
 
+MESSAGE = "rate limit exceeded for this API key"
 
-class RateLimiter:
-    """A token bucket per API key: ``per_minute`` requests, refilled continuously, shared through ``path``.
+
+class RateLimiter(Protocol):
+    """The rate-limit seam: a token bucket per API key, shared by every process that shares the backend.
+
+    What every backend keeps: a key's bucket holds ``per_minute`` tokens when full, refills continuously at
+    ``per_minute / 60`` tokens a second up to that, and each :meth:`take` spends one. Taking from an empty
+    bucket spends nothing and raises :class:`RateLimited` with the seconds until a token is back. Each take
+    is atomic, so concurrent requests through any number of instances never spend a token twice.
+
+    Backends: :class:`SQLiteRateLimiter` and :class:`assistant.pg.ratelimit.PgRateLimiter`;
+    :func:`assistant.services.open_limiter` picks one from the settings.
+    ``tests/contract/test_ratelimit_contract.py`` holds both to this contract.
 
     Example:
-        >>> limiter = RateLimiter(Path(".eka/ratelimit.sqlite3"), per_minute=120)  # doctest: +SKIP
+        >>> limiter = open_limiter(Settings())  # doctest: +SKIP
+        >>> limiter.take("key_0123")  # doctest: +SKIP
+    """
+
+    def take(self, key: str) -> None:
+        """Spend one token of ``key``.
+
+        Raises:
+            RateLimited: none is left; ``retry_after`` is the seconds until one is.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release what this instance holds (idempotent)."""
+        ...
+
+
+def refused(tokens: float, per_minute: int) -> RateLimited:
+    """The error for a bucket holding ``tokens`` (fewer than one)."""
+    return RateLimited(MESSAGE, (1.0 - tokens) / (per_minute / 60.0))
+
+
+class SQLiteRateLimiter:
+    """Token buckets in one SQLite file (``path``), shared by the host's processes.
+
+    Wall-clock time is used (``clock``), since the processes share no monotonic clock; a clock step back only
+    delays a refill. The file is written with ``synchronous=OFF``: a crash may lose the latest levels.
+
+    Example:
+        >>> limiter = SQLiteRateLimiter(Path(".eka/ratelimit.sqlite3"), per_minute=120)  # doctest: +SKIP
         >>> limiter.take("key_0123")  # doctest: +SKIP
     """
 
     def __init__(self, path: Path, per_minute: int, clock: Callable[[], float] = time.time) -> None:
+        self.per_minute = per_minute
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
         self._clock = clock
@@ -42,6 +84,7 @@ class RateLimiter:
         )
 
     def close(self) -> None:
+        """Close the file."""
         with self._lock:
             self._db.close()
 
@@ -58,4 +101,4 @@ class RateLimiter:
                 (key, tokens - 1.0 if spent else tokens, now),
             )
         if not spent:
-            raise RateLimited("rate limit exceeded for this API key", (1.0 - tokens) / self.rate)
+            raise refused(tokens, self.per_minute)

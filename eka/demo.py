@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.config import Settings
-from assistant.keys import KeyStore
+from assistant.services import open_keys
 from eka.ports import in_use, taken
 from eka.ui_cli import streamlit_command, ui_env
 
@@ -59,7 +59,7 @@ def demo_keys(settings: Settings) -> dict[str, str]:
     """A working key per persona, reusing the saved ones that are still valid."""
     path = settings.home / "demo-keys.json"
     saved: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    keys = KeyStore(settings.home / "keys.sqlite3")
+    keys = open_keys(settings)
     out: dict[str, str] = {}
     try:
         for persona in PERSONAS:

@@ -15,6 +15,7 @@ from assistant.audit import AuditLog
 from assistant.config import Settings
 from assistant.errors import EkaError, NotFound
 from assistant.keys import KeyStore
+from assistant.services import open_audit, open_keys
 
 console = Console()
 err_console = Console(stderr=True)
@@ -48,8 +49,9 @@ def serve(
     workers: Annotated[
         int,
         typer.Option(
-            help="Processes serving the API. They share EKA_HOME (store, keys, audit log, rate limits); "
-            "each loads the model and indexes and picks up every change the others make.",
+            help="Processes serving the API. They share EKA_HOME, or the database of EKA_DATABASE_URL "
+            "(store, keys, audit log, rate limits); each loads the model and indexes and picks up every "
+            "change the others make.",
             min=1,
             max=64,
         ),
@@ -114,7 +116,10 @@ def _tcp_socket(host: str, port: int) -> socket.socket:
 
 
 def _keys() -> KeyStore:
-    return KeyStore(Settings().home / "keys.sqlite3")
+    try:
+        return open_keys(Settings())
+    except EkaError as err:  # an unreachable or unmigrated EKA_DATABASE_URL
+        raise _fail(str(err)) from err
 
 
 @keys_app.command("create")
@@ -217,7 +222,10 @@ def keys_revoke(
 
 
 def _audit() -> AuditLog:
-    return AuditLog(Settings().home / "audit.sqlite3")
+    try:
+        return open_audit(Settings())
+    except EkaError as err:  # an unreachable or unmigrated EKA_DATABASE_URL
+        raise _fail(str(err)) from err
 
 
 @audit_app.command("verify")

@@ -24,7 +24,6 @@ from assistant.api.deps import Services, ServicesDep, Uploader
 from assistant.api.docs import add_offline_docs
 from assistant.api.unicode import ValidUnicode, replay
 from assistant.app import Assistant, build_assistant
-from assistant.audit import AuditLog
 from assistant.config import Settings
 from assistant.errors import (
     AccessDenied,
@@ -39,8 +38,7 @@ from assistant.errors import (
 )
 from assistant.filters import FilterError
 from assistant.generation.base import Generator
-from assistant.keys import KeyStore
-from assistant.ratelimit import RateLimiter
+from assistant.services import open_audit, open_keys, open_limiter
 from assistant.types import Principal
 
 log = logging.getLogger(__name__)
@@ -175,7 +173,7 @@ def build_services(
 ) -> Services:
     """Build every heavy object once: store, model, indexes, generators, key store and audit log."""
     assistant = build_assistant(settings)
-    audit = AuditLog(settings.home / "audit.sqlite3")
+    audit = open_audit(settings)
     made = generators(settings, assistant)
     answerers = {
         name: AnswerService(
@@ -185,11 +183,11 @@ def build_services(
     }
     return Services(
         assistant=assistant,
-        keys=KeyStore(settings.home / "keys.sqlite3"),
+        keys=open_keys(settings),
         audit=audit,
         answerers=answerers,
         default_generator=next(iter(made)),
-        limiter=RateLimiter(settings.home / "ratelimit.sqlite3", settings.rate_limit_per_minute),
+        limiter=open_limiter(settings),
         uploader=uploader,
     )
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from assistant.answering import AnswerRequest, AnswerResult, AnswerService
-from assistant.audit import AuditLog
+from assistant.audit import AuditLog, SQLiteAuditLog
 from assistant.config import Settings
 from assistant.embedding import SentenceTransformerEmbedder, model_spec
 from assistant.errors import ConfigError, GeneratorError
@@ -233,7 +233,7 @@ def evaluate_answers(
             raise ValueError(f"no question(s) {', '.join(unknown_ids)} in {questions}")
         items = items[:limit] if limit else items
         out.mkdir(parents=True, exist_ok=True)
-        audit = AuditLog(out / "audit.sqlite3")
+        audit = SQLiteAuditLog(out / "audit.sqlite3")
         try:
             for name in generators:
                 report["generators"][name] = run_generator(

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from assistant.answering import AnswerRequest, AnswerResult, AnswerService
-from assistant.audit import AuditLog
+from assistant.audit import SQLiteAuditLog
 from assistant.citations import check, content_words, support
 from assistant.config import Settings
 from assistant.embedding import SentenceTransformerEmbedder, model_spec
@@ -693,7 +693,7 @@ def run(
     started = datetime.now().isoformat(timespec="seconds")
     out.mkdir(parents=True, exist_ok=True)
     generator = make_generator(settings, embedder)
-    audit = AuditLog(out / "audit.sqlite3")
+    audit = SQLiteAuditLog(out / "audit.sqlite3")
     devs = []
     for questions, corpus in datasets:
         t = time.perf_counter()

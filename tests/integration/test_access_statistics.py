@@ -13,7 +13,7 @@ import pytest
 
 from assistant.answering import AnswerRequest, AnswerService
 from assistant.app import Assistant, build_assistant
-from assistant.audit import AuditLog
+from assistant.audit import SQLiteAuditLog
 from assistant.config import Settings
 from assistant.embedding import SentenceTransformerEmbedder
 from assistant.generation.extractive import ExtractiveGenerator
@@ -89,7 +89,7 @@ def stages(
         request.addfinalizer(lambda: server.drop(url))
     settings = Settings(home=home / "eka", database_url=url, _env_file=None)  # type: ignore[call-arg]
     assistant = build_assistant(settings, embedder=embedder)
-    audit = AuditLog(home / "audit.sqlite3")
+    audit = SQLiteAuditLog(home / "audit.sqlite3")
     service = AnswerService(
         settings,
         assistant.store,

@@ -9,7 +9,7 @@ import pytest
 
 from assistant.answering import ABORTED, AnswerRequest, AnswerService, DeltaEvent, SourcesEvent
 from assistant.app import Assistant
-from assistant.audit import AuditLog
+from assistant.audit import AuditLog, SQLiteAuditLog
 from assistant.embedding import SentenceTransformerEmbedder
 from assistant.generation.base import Prompt
 from assistant.generation.extractive import ExtractiveGenerator
@@ -37,7 +37,7 @@ def _service(assistant: Assistant, generator: ExtractiveGenerator, audit: AuditL
 
 @pytest.fixture
 def audit(tmp_path: Path) -> Iterator[AuditLog]:
-    log = AuditLog(tmp_path / "audit.sqlite3")
+    log = SQLiteAuditLog(tmp_path / "audit.sqlite3")
     yield log
     log.close()
 

@@ -8,7 +8,7 @@ import pytest
 
 from assistant.answering import AnswerRequest, AnswerService
 from assistant.app import Assistant
-from assistant.audit import AuditLog
+from assistant.audit import SQLiteAuditLog
 from assistant.embedding import SentenceTransformerEmbedder
 from assistant.generation.extractive import ExtractiveGenerator
 from assistant.types import Principal
@@ -29,7 +29,7 @@ def service(
         ingested_samples.store,
         ingested_samples.retriever,
         ExtractiveGenerator(embedder, settings),
-        AuditLog(Path(tmp_path_factory.mktemp("entities")) / "audit.sqlite3"),
+        SQLiteAuditLog(Path(tmp_path_factory.mktemp("entities")) / "audit.sqlite3"),
         ingested_samples.spec.model_id,
     )
 

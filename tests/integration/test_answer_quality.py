@@ -10,7 +10,7 @@ import pytest
 
 from assistant.answering import AnswerService
 from assistant.app import Assistant
-from assistant.audit import AuditLog
+from assistant.audit import SQLiteAuditLog
 from assistant.config import Settings
 from assistant.embedding import SentenceTransformerEmbedder
 from assistant.generation.factory import make_generator
@@ -61,7 +61,7 @@ def sample_answers(
         ingested_samples.store,
         ingested_samples.retriever,
         make_generator(settings, embedder),
-        AuditLog(tmp_path_factory.mktemp("answers") / "audit.sqlite3"),
+        SQLiteAuditLog(tmp_path_factory.mktemp("answers") / "audit.sqlite3"),
         ingested_samples.spec.model_id,
     )
     principal = Principal.of("eval", SAMPLE_GROUPS)

@@ -13,7 +13,7 @@ import pytest
 
 from assistant.answering import AnswerRequest, AnswerService
 from assistant.app import Assistant
-from assistant.audit import AuditLog
+from assistant.audit import AuditLog, SQLiteAuditLog
 from assistant.citations import markers_in, split_sentences
 from assistant.config import Settings
 from assistant.generation.gguf import resolve_gguf
@@ -48,7 +48,7 @@ def llm_service(
         _env_file=None,
     )
     generator = LocalGenerator(settings)
-    audit = AuditLog(home / "audit.sqlite3")
+    audit = SQLiteAuditLog(home / "audit.sqlite3")
     service = AnswerService(
         settings,
         ingested_samples.store,

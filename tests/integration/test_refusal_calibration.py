@@ -18,7 +18,7 @@ import pytest
 
 from assistant.answering import AnswerRequest, AnswerService
 from assistant.app import Assistant
-from assistant.audit import AuditLog
+from assistant.audit import SQLiteAuditLog
 from assistant.config import Settings
 from assistant.generation.extractive import ExtractiveGenerator
 from assistant.refusal import EvidenceScorer
@@ -70,7 +70,7 @@ def _refused_before_generating(assistant: Assistant, questions: list[str]) -> li
         assistant.store,
         assistant.retriever,
         ExtractiveGenerator(assistant.embedder),
-        AuditLog(assistant.settings.home / "calibration-audit.sqlite3"),
+        SQLiteAuditLog(assistant.settings.home / "calibration-audit.sqlite3"),
         assistant.spec.model_id,
     )
     principal = Principal.of("calibration", SAMPLE_GROUPS)
