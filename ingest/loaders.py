@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -84,12 +84,27 @@ def load(path: Path, max_unzipped: int = DEFAULT_MAX_UNZIPPED) -> Parsed:
         raise LoadError(f"unsupported file type {suffix or '(none)'}")
     if suffix in ZIP_SUFFIXES:
         check_unzipped_size(path, max_unzipped)
-    parsed = loader(path)
+    parsed = _without_nul(loader(path))
     if not any(b.text.strip() for b in parsed.blocks):
         raise LoadError(
             "no extractable text" + (" (a scanned PDF? OCR is not supported)" if suffix == ".pdf" else "")
         )
     return parsed
+
+
+def _without_nul(parsed: Parsed) -> Parsed:
+    """The text with NUL characters removed: never content (a PDF's padding, a stray byte in a text file), and
+    PostgreSQL text cannot hold them, so both backends store the same text."""
+    if "\x00" not in (parsed.title or "") and not any(
+        "\x00" in b.text or any("\x00" in h for h in b.section) for b in parsed.blocks
+    ):
+        return parsed
+    blocks = [
+        replace(b, text=b.text.replace("\x00", ""), section=tuple(h.replace("\x00", "") for h in b.section))
+        for b in parsed.blocks
+    ]
+    title = parsed.title.replace("\x00", "") if parsed.title else parsed.title
+    return replace(parsed, title=title, blocks=blocks)
 
 
 def check_unzipped_size(path: Path, limit: int) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import psycopg
 
 from assistant.app import Assistant
 from assistant.errors import EkaError
@@ -546,7 +547,7 @@ class Ingestor:
                         warnings=list(parsed.plan.warnings),
                         public_by_default=parsed.plan.public_by_default,
                     )
-                except (EkaError, sqlite3.Error, OSError, ValueError) as err:
+                except (EkaError, sqlite3.Error, psycopg.Error, OSError, ValueError) as err:
                     log.exception("could not store %s", source)
                     outcome = FileOutcome(source, "failed", f"could not store ({type(err).__name__}: {err})")
             _note(report, progress, outcome)

@@ -72,3 +72,21 @@ def test_bad_files_raise_a_clear_reason(tmp_path: Path, name: str, content: byte
     file.write_bytes(content)
     with pytest.raises(LoadError, match=reason):
         load(file)
+
+
+def test_nul_characters_are_removed_from_parsed_text() -> None:
+    """A PDF's text can hold NUL padding: never content, and PostgreSQL text cannot hold it."""
+    from ingest.loaders import Block, Parsed, _without_nul
+
+    parsed = Parsed(
+        "application/pdf",
+        "Brake\x00 spec",
+        1,
+        [Block("Pad wear\x00 limit 2 mm", 1, ("4 Pads\x00",)), Block("clean", 1, ())],
+    )
+    cleaned = _without_nul(parsed)
+    assert cleaned.title == "Brake spec"
+    assert [b.text for b in cleaned.blocks] == ["Pad wear limit 2 mm", "clean"]
+    assert cleaned.blocks[0].section == ("4 Pads",)
+    untouched = Parsed("text/plain", "T", None, [Block("x", None, ())])
+    assert _without_nul(untouched) is untouched
