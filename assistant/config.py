@@ -82,8 +82,9 @@ class Settings(BaseSettings):
     reranker: str = Field(
         "none",
         description="Reranker of the fused candidates: none (default; measured no gain on the dev sets, "
-        "docs/retrieval-quality.md) or late-interaction (MaxSim over the model's token vectors, one encoder "
-        "pass over rerank_depth candidates per query).",
+        "docs/retrieval-quality.md), late-interaction (MaxSim over the model's token vectors, one encoder "
+        "pass over rerank_depth candidates per query), heading (query-section heading cosine, heading "
+        "vectors cached) or coverage (share of the query's content words).",
     )
     rerank_depth: int = Field(20, ge=1, le=1000, description="Fused candidates the reranker sees.")
     rerank_weight: float = Field(0.5, ge=0.0, le=1.0, description="Reranker share of the final score.")

@@ -6,6 +6,11 @@ What is available offline is measured in the evaluation (see docs/retrieval-qual
 - ``late-interaction``: ColBERT-style MaxSim between the query's and each candidate's token vectors from the
   embedding model itself (computed on the fly for the candidates: an encoder pass over them per query, about
   97 % of a search's time). Not the default since issue 12: on the dev sets it did not pay for that pass.
+- ``heading``: cosine between the query vector and the vector of each candidate's innermost section heading
+  (0 for a passage without one); heading vectors are computed on first sight and kept in a small cache.
+  Measured (docs/retrieval-quality.md, issue 12 item 3 follow-up): it lifts the samples but not engdocs-dev or
+  SciFact train, and a cold cache costs an encoder pass over up to ``rerank_depth`` headings; not the default.
+- ``coverage``: the share of the query's content words in each passage (no model); not the default.
 """
 
 from __future__ import annotations
@@ -16,8 +21,13 @@ from typing import Protocol
 import numpy as np
 
 from assistant.citations import content_words
-from assistant.embedding import SentenceTransformerEmbedder
+from assistant.embedding import Embedder, SentenceTransformerEmbedder
+from assistant.lru import SizedLRU
 from assistant.relevance import coverage
+from assistant.types import SECTION_SEPARATOR
+
+HEADING_CACHE_ENTRIES = 16_384
+HEADING_CACHE_BYTES = 32 * 1024 * 1024
 
 
 class Reranker(Protocol):
@@ -84,6 +94,54 @@ class CoverageReranker:
         return [coverage(words, passage) for passage in passages]
 
 
+def passage_heading(passage: str) -> str:
+    """The innermost section heading of a passage built by ``passages.passage_text`` (``title | section
+    path`` on its first line); empty when the passage has no ``title | section`` line (no section, or no title
+    to tell the section from).
+
+    Example:
+        >>> passage_heading("Brake Spec | 4 Pads > 4.2 Wear\\nMinimum pad thickness is 2 mm.")
+        '4.2 Wear'
+        >>> passage_heading("Brake Spec\\nMinimum pad thickness is 2 mm.")
+        ''
+    """
+    head, newline, _text = passage.partition("\n")
+    _title, bar, section = head.rpartition(" | ")
+    if not newline or not bar:
+        return ""
+    return section.rsplit(SECTION_SEPARATOR, 1)[-1].strip()
+
+
+class HeadingReranker:
+    """Cosine between the query vector and each passage's innermost heading (``passage_heading``).
+
+    The query vector comes from the embedder's query cache (the search has just computed it); a heading seen
+    for the first time costs one short encoder input, batched with the others of the same query, and is then
+    kept (``HEADING_CACHE_ENTRIES``). A passage without a heading scores 0.
+    """
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.model_id = f"heading-similarity:{embedder.model_id}"
+        self._vectors = SizedLRU[str, np.ndarray](
+            HEADING_CACHE_ENTRIES, HEADING_CACHE_BYTES, lambda text, vector: 64 + len(text) + vector.nbytes
+        )
+
+    def score(self, query: str, passages: Sequence[str]) -> list[float]:
+        if not passages:
+            return []
+        headings = [passage_heading(p) for p in passages]
+        known = {h: v for h in set(headings) if h and (v := self._vectors.get(h)) is not None}
+        missing = [h for h in dict.fromkeys(headings) if h and h not in known]
+        if missing:
+            for heading, row in zip(missing, self.embedder.embed_passages(missing), strict=True):
+                vector = row.copy()  # not a view that keeps the whole batch alive in the cache
+                self._vectors.put(heading, vector)
+                known[heading] = vector
+        vector = self.embedder.embed_queries([query])[0]
+        return [float(np.dot(known[h], vector)) if h else 0.0 for h in headings]
+
+
 def make_reranker(name: str, embedder: SentenceTransformerEmbedder) -> Reranker | None:
     """The reranker called ``name`` (``none`` gives None).
 
@@ -96,4 +154,6 @@ def make_reranker(name: str, embedder: SentenceTransformerEmbedder) -> Reranker 
         return LateInteractionReranker(embedder)
     if name == "coverage":
         return CoverageReranker()
-    raise ValueError(f"unknown reranker {name!r}; choose none, coverage or late-interaction")
+    if name == "heading":
+        return HeadingReranker(embedder)
+    raise ValueError(f"unknown reranker {name!r}; choose none, coverage, heading or late-interaction")
