@@ -105,6 +105,7 @@ def build_assistant(settings: Settings, embedder: SentenceTransformerEmbedder | 
             spec.model_id,
             embedder.embed_passages,
             PgSearchParams(k1=settings.bm25_k1, b=settings.bm25_b),
+            store,
         )
     else:
         indexes = DerivedIndexes(

@@ -33,6 +33,7 @@ from assistant.app import Assistant, build_assistant
 from assistant.config import Settings
 from assistant.errors import EkaError
 from assistant.filters import parse_filters
+from assistant.pg.search import PgSearcher
 from assistant.types import Principal, SearchMode
 from eka.db_cli import app as db_app
 from eka.service_cli import register
@@ -352,6 +353,18 @@ def index_stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON
     """Counts, generations and sizes of the store and derived indexes."""
     assistant = _assistant()
     counts = assistant.store.counts()
+    if isinstance(assistant.searcher, PgSearcher):  # no index files: the database's tables and indexes
+        sizes = assistant.searcher.sizes()
+        pg_data = {
+            "backend": "postgres",
+            "model_id": assistant.spec.model_id,
+            **counts,
+            "table_bytes": sum(t["table"] for t in sizes.values()),
+            "index_bytes": sum(t["indexes"] for t in sizes.values()),
+            "tables": sizes,
+        }
+        _show("eka index (PostgreSQL)", pg_data, as_json)
+        return
     derived = {}
     for name in ("dense", "lexical"):
         record = assistant.store.derived(name)
@@ -375,13 +388,19 @@ def index_stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON
         "home": str(assistant.settings.home.resolve()),
         "model_id": assistant.spec.model_id,
         **counts,
+        "backend": "embedded",
         "store_bytes": assistant.settings.store_path.stat().st_size,
         "derived": derived,
     }
+    _show("eka index", data, as_json)
+
+
+def _show(title: str, data: dict[str, Any], as_json: bool) -> None:
+    """Print ``data`` as JSON or as a two-column table."""
     if as_json:
         _dump(data)
         return
-    table = Table(title="eka index")
+    table = Table(title=title)
     table.add_column("what")
     table.add_column("value", overflow="fold")
     for key, value in data.items():

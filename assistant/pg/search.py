@@ -34,6 +34,7 @@ from assistant.filters import Filters, matches
 from assistant.lru import SizedLRU
 from assistant.pg.db import READER_ROLE, Database
 from assistant.searcher import Run
+from assistant.store import Store
 from assistant.tokenize import tokenize
 from assistant.types import Chunk, Document
 
@@ -266,8 +267,10 @@ class PgSearcher:
         model_id: str,
         embed: Callable[[Sequence[str]], np.ndarray],
         params: PgSearchParams | None = None,
+        store: Store | None = None,
     ) -> None:
         self.db = db
+        self.store = store  # its own checks join verify()
         self.dim = dim
         self.model_id = model_id
         self.embed = embed
@@ -359,8 +362,20 @@ class PgSearcher:
     def refresh(self) -> None:
         """Nothing to do: every query reads the committed state."""
 
+    def sizes(self) -> dict[str, dict[str, int]]:
+        """Bytes on disk of every table of the schema: the table with its TOAST data, and its indexes."""
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT c.relname, pg_table_size(c.oid), pg_indexes_size(c.oid) FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = current_schema() AND c.relkind = 'r' ORDER BY c.relname"
+            ).fetchall()
+        return {name: {"table": int(table), "indexes": int(indexes)} for name, table, indexes in rows}
+
     def verify(self) -> list[str]:
-        problems: list[str] = []
+        """The store's own checks (postings and statistics against the chunks, among others) and the dense
+        side's: every chunk has a vector of the configured model and dimension, and the HNSW index exists."""
+        problems: list[str] = self.store.check() if self.store is not None else []
         with self.db.connection() as conn:
             stored = conn.execute("SELECT model_id FROM store_state").fetchone()
             if stored and stored[0] is not None and stored[0] != self.model_id:

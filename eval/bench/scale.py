@@ -62,7 +62,6 @@ from assistant.app import Assistant, build_assistant
 from assistant.config import Settings
 from assistant.embedding import SentenceTransformerEmbedder, model_spec
 from assistant.index.dense import FLAT_KIND, FaissIndex
-from assistant.pg.db import connect
 from assistant.pg.search import PgSearcher
 from assistant.types import SECTION_SEPARATOR, Principal
 from eval.bench import throughput
@@ -466,16 +465,13 @@ def _database(work: Path, size: int, backend: str, fresh: bool) -> str | None:
     return eval_database(work, f"scale-{size}", fresh=fresh) if backend == "postgres" else None
 
 
-def _pg_sizes(database_url: str) -> tuple[float, float]:
-    """MB of the tables (with TOAST) and of their indexes in a PostgreSQL database."""
-    with connect(database_url) as conn:
-        row = conn.execute(
-            "SELECT coalesce(sum(pg_table_size(c.oid)), 0), coalesce(sum(pg_indexes_size(c.oid)), 0)"
-            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = 'public' AND c.relkind = 'r'"
-        ).fetchone()
-    assert row is not None
-    return round(float(row[0]) / 2**20, 1), round(float(row[1]) / 2**20, 1)
+def _pg_sizes(searcher: PgSearcher) -> tuple[float, float]:
+    """MB of the tables (with TOAST) and of their indexes in the PostgreSQL database."""
+    sizes = searcher.sizes().values()
+    return (
+        round(sum(t["table"] for t in sizes) / 2**20, 1),
+        round(sum(t["indexes"] for t in sizes) / 2**20, 1),
+    )
 
 
 def build(
@@ -513,8 +509,8 @@ def build(
             "store_mb": round(sum(_size_mb(p) for p in settings.home.glob("eka.sqlite3*")), 1),
             "index_mb": round(_size_mb(settings.index_dir), 1),
         }
-        if database_url is not None:  # PostgreSQL: the tables (the store) and their indexes (search)
-            numbers["store_mb"], numbers["index_mb"] = _pg_sizes(database_url)
+        if isinstance(assistant.searcher, PgSearcher):  # the tables (the store) and their indexes (search)
+            numbers["store_mb"], numbers["index_mb"] = _pg_sizes(assistant.searcher)
     finally:
         assistant.close()
     record.write_text(json.dumps(numbers, indent=2), encoding="utf-8")
