@@ -362,6 +362,19 @@ class PgSearcher:
     def refresh(self) -> None:
         """Nothing to do: every query reads the committed state."""
 
+    def maintain(self) -> None:
+        """``VACUUM ANALYZE`` the tables searches read: after a bulk load, so the planner knows their sizes and
+        the postings' visibility map lets every term lookup be an index-only scan (autovacuum does the same
+        on its own schedule)."""
+        with self.db.connection() as conn:
+            conn.commit()
+            conn.autocommit = True
+            try:
+                for table in ("chunks", "postings", "term_stats", "acl_stats", "documents"):
+                    conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
+            finally:
+                conn.autocommit = False
+
     def sizes(self) -> dict[str, dict[str, int]]:
         """Bytes on disk of every table of the schema: the table with its TOAST data, and its indexes."""
         with self.db.connection() as conn:
@@ -444,13 +457,7 @@ class PgSearcher:
             conn.commit()
             _set_service_role(conn)
         self.has_index = self._ensure_index()
-        with self.db.connection() as conn:
-            conn.autocommit = True
-            try:
-                conn.execute("ANALYZE chunks")
-                conn.execute("ANALYZE postings")
-            finally:
-                conn.autocommit = False
+        self.maintain()
         log.info("re-embedded %d chunks", done)
         total, dense = counts if counts else (0, 0)
         return {"dense": int(dense), "lexical": int(total)}
