@@ -363,9 +363,9 @@ class PgSearcher:
         """Nothing to do: every query reads the committed state."""
 
     def maintain(self) -> None:
-        """``VACUUM ANALYZE`` the tables searches read: after a bulk load, so the planner knows their sizes and
-        the postings' visibility map lets every term lookup be an index-only scan (autovacuum does the same
-        on its own schedule)."""
+        """``VACUUM ANALYZE`` the tables searches read: after a bulk load, so the planner knows their sizes
+        and the postings' visibility map lets every term lookup be an index-only scan (autovacuum does the
+        same on its own schedule)."""
         with self.db.connection() as conn:
             conn.commit()
             conn.autocommit = True
