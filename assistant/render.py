@@ -1,40 +1,23 @@
-"""Rendering a PDF page as a PNG (for citation previews), from the ingested file when it is still there.
-
-The store keeps text, not files: a page image can be rendered only while the original file exists at its
-ingest root (uploads are kept under ``EKA_HOME/uploads``) and still has the version that was ingested.
-"""
+"""Rendering a PDF page as a PNG (for citation previews), from the original's bytes (assistant/originals.py:
+the version that was ingested, or nothing)."""
 
 from __future__ import annotations
 
-import hashlib
 import io
-from pathlib import Path
 
 from assistant.errors import NotFound
-from assistant.store import StoredDocument
 
 
-def original_file(stored: StoredDocument, home: Path) -> Path:
-    """The file a document was ingested from, if it still exists unchanged. Raises NotFound."""
-    source = stored.document.source
-    path = home / source if source.startswith("uploads/") else Path(stored.root) / source
-    if not path.is_file():
-        raise NotFound("the original file is no longer available")
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != stored.document.sha256:
-        raise NotFound("the original file changed since it was ingested")
-    return path
+def render_pdf_page(data: bytes, page: int, scale: float = 1.5) -> bytes:
+    """Page ``page`` (1-based) of a PDF (its bytes, from assistant/originals.py) as PNG bytes.
 
-
-def render_pdf_page(path: Path, page: int, scale: float = 1.5) -> bytes:
-    """Page ``page`` (1-based) of a PDF as PNG bytes. Raises NotFound for a page it does not have."""
+    Raises:
+        NotFound: the PDF cannot be rendered, or has no such page.
+    """
     import pypdfium2
 
     try:
-        pdf = pypdfium2.PdfDocument(str(path))
+        pdf = pypdfium2.PdfDocument(data)
     except pypdfium2.PdfiumError as err:
         raise NotFound("the PDF cannot be rendered") from err
     try:

@@ -13,10 +13,12 @@ import threading
 from assistant.audit import AuditLog, SQLiteAuditLog
 from assistant.config import Settings
 from assistant.keys import KeyStore, SQLiteKeyStore
+from assistant.originals import FileOriginals, Originals
 from assistant.pg import db, migrate
 from assistant.pg.audit import PgAuditLog
 from assistant.pg.db import Database
 from assistant.pg.keys import PgKeyStore
+from assistant.pg.originals import PgOriginals
 from assistant.pg.ratelimit import PgRateLimiter
 from assistant.ratelimit import RateLimiter, SQLiteRateLimiter
 
@@ -81,3 +83,15 @@ def open_limiter(settings: Settings) -> RateLimiter:
     if settings.database_url is not None:
         return PgRateLimiter(_database(settings.database_url), settings.rate_limit_per_minute)
     return SQLiteRateLimiter(settings.home / "ratelimit.sqlite3", settings.rate_limit_per_minute)
+
+
+def open_originals(settings: Settings) -> Originals:
+    """Where uploaded originals are kept (for page images): files under ``home`` or, with ``database_url``,
+    the database, so every API host can render them.
+
+    Example:
+        >>> open_originals(Settings(home=Path("/tmp/eka"))).read(stored)  # doctest: +SKIP
+    """
+    if settings.database_url is not None:
+        return PgOriginals(_database(settings.database_url), settings.home)
+    return FileOriginals(settings.home)

@@ -38,7 +38,7 @@ from assistant.errors import (
 )
 from assistant.filters import FilterError
 from assistant.generation.base import Generator
-from assistant.services import open_audit, open_keys, open_limiter
+from assistant.services import open_audit, open_keys, open_limiter, open_originals
 from assistant.types import Principal
 
 log = logging.getLogger(__name__)
@@ -188,6 +188,7 @@ def build_services(
         answerers=answerers,
         default_generator=next(iter(made)),
         limiter=open_limiter(settings),
+        originals=open_originals(settings),
         uploader=uploader,
     )
 

@@ -16,6 +16,7 @@ from assistant.app import Assistant
 from assistant.audit import AuditLog
 from assistant.errors import AccessDenied, Unauthenticated
 from assistant.keys import ApiKey, KeyStore
+from assistant.originals import Originals
 from assistant.ratelimit import RateLimiter
 from assistant.types import Principal
 
@@ -35,6 +36,7 @@ class Services:
     answerers: dict[str, AnswerService]
     default_generator: str
     limiter: RateLimiter
+    originals: Originals
     uploader: Uploader | None = None
     ready: bool = False
     started: float = field(default_factory=time.time)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -29,7 +28,7 @@ from assistant.api.unicode import is_valid_text
 from assistant.errors import AccessDenied, NotFound
 from assistant.filters import MAX_VALUE_CHARS, can_read
 from assistant.pages import page_text
-from assistant.render import original_file, render_pdf_page
+from assistant.render import render_pdf_page
 from assistant.rights import PUBLISH_ROLE, upload_source, write_refusal
 from assistant.types import PUBLIC_GROUP, Document
 
@@ -124,7 +123,7 @@ def get_page_image(
     stored = svc.assistant.store.document_by_source(document.source)
     if stored is None:
         raise NotFound(f"no document {doc_id!r}")
-    png = render_pdf_page(original_file(stored, svc.assistant.settings.home), page, scale)
+    png = render_pdf_page(svc.originals.read(stored), page, scale)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
@@ -230,9 +229,7 @@ def upload(
             source = upload_source(user, name)
             rows = svc.uploader(svc.assistant, path, source, acl, meta, user)
             if any(row["status"] != "failed" for row in rows):  # keep the bytes of what was ingested
-                kept = svc.assistant.settings.home / source
-                kept.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, kept)
+                svc.originals.keep(source, path)
             results.extend(UploadFileResult(**row) for row in rows)
     if results and all(r.status == "failed" for r in results):  # nothing was ingested: the client's files
         reasons = "; ".join(f"{r.source.rsplit('/', 1)[-1]}: {r.reason}" for r in results)
@@ -293,8 +290,6 @@ def delete_document(doc_id: str, svc: ServicesDep, caller: CallerDep) -> DeleteR
     if reason is not None:
         raise AccessDenied(f"you may not delete this document: {reason}")
     svc.assistant.store.remove_document(doc_id)
-    if document.source.startswith("uploads/"):  # the kept original (sources are unique: never another's)
-        kept = svc.assistant.settings.home / document.source
-        kept.unlink(missing_ok=True)
+    svc.originals.forget(document.source)
     svc.assistant.searcher.refresh()  # apply the removal now, so no later request pays for it
     return DeleteResponse(doc_id=doc_id, deleted=True)

@@ -50,7 +50,7 @@ class PgSearchParams:
 
     k1: float = 1.2
     b: float = 0.75
-    ef_search: int = 100  # HNSW candidate list (at least k)
+    ef_search: int = 400  # HNSW candidate list (at least k): 100 missed clustered neighbours at 100k
     exact_rows: int = 20_000  # a caller who may read fewer rows gets an exact vector scan of them
     max_scan_tuples: int = 50_000  # how far an iterative HNSW scan goes looking for allowed rows
 
