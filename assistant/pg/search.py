@@ -55,6 +55,19 @@ class PgSearchParams:
     max_scan_tuples: int = 50_000  # how far an iterative HNSW scan goes looking for allowed rows
 
 
+@dataclass(frozen=True, slots=True)
+class DocFilter:
+    """The documents a metadata filter keeps, as the shorter list: those kept, or (``excluded``) the readable
+    ones it drops. A filter matching 99 % of 10,000 documents is then a test against 100 keys per row, not
+    against 9,900."""
+
+    keys: list[int]
+    excluded: bool = False
+
+    def keeps_nothing(self) -> bool:
+        return not self.excluded and not self.keys
+
+
 def index_name(dim: int) -> str:
     """The HNSW index over the passage vectors of one dimension."""
     return f"chunks_embedding_hnsw_{dim}"
@@ -83,7 +96,7 @@ class PgView:
         searcher: PgSearcher,
         generation: int,
         acls: list[int],
-        doc_keys: list[int] | None,
+        doc_keys: DocFilter | None,
         population: tuple[int, int],
     ) -> None:
         self._conn = conn
@@ -99,14 +112,21 @@ class PgView:
         return self._generation
 
     def empty(self) -> bool:
-        return not self._acls or not self._size or (self._doc_keys is not None and not self._doc_keys)
+        return (
+            not self._acls
+            or not self._size
+            or (self._doc_keys is not None and self._doc_keys.keeps_nothing())
+        )
 
     def _where(self) -> tuple[sql.Composable, dict[str, Any]]:
         """The access (and filter) condition every sub-query carries, and its parameters."""
         params: dict[str, Any] = {"acls": self._acls}
-        if self._doc_keys is None:
+        kept = self._doc_keys
+        if kept is None or (kept.excluded and not kept.keys):
             return sql.SQL("acl_id = ANY(%(acls)s)"), params
-        params["docs"] = self._doc_keys
+        params["docs"] = kept.keys
+        if kept.excluded:
+            return sql.SQL("acl_id = ANY(%(acls)s) AND NOT doc_key = ANY(%(docs)s)"), params
         return sql.SQL("acl_id = ANY(%(acls)s) AND doc_key = ANY(%(docs)s)"), params
 
     # -- dense ---------------------------------------------------------------------------------------------
@@ -245,8 +265,8 @@ class PgView:
         return {row[0]: document_of(row) for row in found}
 
 
-def _doc_keys_size(key: tuple[object, ...], keys: list[int]) -> int:
-    return 256 + len(repr(key)) + 8 * len(keys)
+def _doc_keys_size(key: tuple[object, ...], kept: DocFilter) -> int:
+    return 256 + len(repr(key)) + 8 * len(kept.keys)
 
 
 class PgSearcher:
@@ -276,7 +296,7 @@ class PgSearcher:
         self.embed = embed
         self.params = params or PgSearchParams()
         self._lock = threading.Lock()
-        self._filtered = SizedLRU[tuple[object, ...], list[int]](256, 32 * 1024 * 1024, _doc_keys_size)
+        self._filtered = SizedLRU[tuple[object, ...], DocFilter](256, 32 * 1024 * 1024, _doc_keys_size)
         self.has_index = self._ensure_index()
         stored = self._stored_model()
         if stored is not None and stored != model_id:
@@ -345,7 +365,7 @@ class PgSearcher:
         groups: frozenset[str],
         acls: list[int],
         filters: Filters,
-    ) -> list[int]:
+    ) -> DocFilter:
         """The readable documents matching ``filters`` (the embedded backend's matching rules, exactly)."""
         key = (generation, groups, tuple(sorted(filters.items())))
         with self._lock:
@@ -354,10 +374,14 @@ class PgSearcher:
             return cached
         query = sql.SQL("SELECT doc_key, {} FROM documents WHERE acl_id = ANY(%s)").format(_DOCUMENT_COLUMNS)
         rows = conn.execute(query, (acls,)).fetchall()
-        keys = sorted(int(r[0]) for r in rows if matches(document_of(r[1:]), filters))
+        kept: list[int] = []
+        dropped: list[int] = []
+        for row in rows:
+            (kept if matches(document_of(row[1:]), filters) else dropped).append(int(row[0]))
+        result = DocFilter(sorted(kept)) if len(kept) <= len(dropped) else DocFilter(sorted(dropped), True)
         with self._lock:
-            self._filtered.put(key, keys)
-        return keys
+            self._filtered.put(key, result)
+        return result
 
     def refresh(self) -> None:
         """Nothing to do: every query reads the committed state."""

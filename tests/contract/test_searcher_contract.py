@@ -234,6 +234,20 @@ class TestSearcherContract:
         for row, score in zip(ids.tolist(), scores.tolist(), strict=True):
             assert score == pytest.approx(everything[row], rel=1e-6)
 
+    def test_a_filter_matching_most_documents_keeps_exactly_those(self, backend: Backend) -> None:
+        """The PostgreSQL view sends such a filter as the few documents it drops: same rows either way."""
+        _load(backend.store)
+        backend.searcher.refresh()
+        groups = frozenset({"brakes", "body"})
+        kept = {r for r, (d, _) in _passages(backend.store, set(groups)).items() if d != "doc-body"}
+        with backend.searcher.view(groups, {"doc_type": ("spec",)}) as view:
+            lexical = set(view.lexical("torque wear limit caliper", 50)[0].tolist())
+            dense = set(view.dense(_vector("torque"), 50)[0].tolist())
+            chunks = view.chunks(sorted(kept | {r for r, _ in _passages(backend.store, {"body"}).items()}))
+        assert lexical and lexical <= kept
+        assert dense == kept
+        assert set(chunks) == kept
+
     def test_every_committed_write_is_searchable_after_refresh(self, backend: Backend) -> None:
         _load(backend.store)
         backend.searcher.refresh()
