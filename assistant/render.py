@@ -1,7 +1,8 @@
 """Rendering a PDF page as a PNG (for citation previews), from the ingested file when it is still there.
 
 The store keeps text, not files: a page image can be rendered only while the original file exists at its
-ingest root (uploads are kept under ``EKA_HOME/uploads``) and still has the version that was ingested.
+ingest root (uploads are kept under ``EKA_HOME/uploads``; on PostgreSQL in the database, so that every host
+can render them) and still has the version that was ingested.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import io
 from pathlib import Path
 
 from assistant.errors import NotFound
-from assistant.store import StoredDocument
+from assistant.pg.store import PgStore
+from assistant.store import Store, StoredDocument
 
 
 def original_file(stored: StoredDocument, home: Path) -> Path:
@@ -29,12 +31,26 @@ def original_file(stored: StoredDocument, home: Path) -> Path:
     return path
 
 
-def render_pdf_page(path: Path, page: int, scale: float = 1.5) -> bytes:
-    """Page ``page`` (1-based) of a PDF as PNG bytes. Raises NotFound for a page it does not have."""
+def original_pdf(store: Store, stored: StoredDocument, home: Path) -> Path | bytes:
+    """The original of a document to render: an upload's bytes from the database on PostgreSQL, else the
+    file (:func:`original_file`). Raises NotFound when it is gone or changed."""
+    if isinstance(store, PgStore) and stored.document.source.startswith("uploads/"):
+        kept = store.original(stored.document.doc_id)
+        if kept is None:
+            raise NotFound("the original file is no longer available")
+        if kept[0] != stored.document.sha256:
+            raise NotFound("the original file changed since it was ingested")
+        return kept[1]
+    return original_file(stored, home)
+
+
+def render_pdf_page(pdf_file: Path | bytes, page: int, scale: float = 1.5) -> bytes:
+    """Page ``page`` (1-based) of a PDF (a path or its bytes) as PNG bytes. Raises NotFound for a page it does
+    not have."""
     import pypdfium2
 
     try:
-        pdf = pypdfium2.PdfDocument(str(path))
+        pdf = pypdfium2.PdfDocument(pdf_file if isinstance(pdf_file, bytes) else str(pdf_file))
     except pypdfium2.PdfiumError as err:
         raise NotFound("the PDF cannot be rendered") from err
     try:

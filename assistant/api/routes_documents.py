@@ -5,12 +5,13 @@ A document the caller may not read answers 404, exactly like one that does not e
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Response, UploadFile
 from fastapi.responses import JSONResponse
@@ -29,7 +30,8 @@ from assistant.api.unicode import is_valid_text
 from assistant.errors import AccessDenied, NotFound
 from assistant.filters import MAX_VALUE_CHARS, can_read
 from assistant.pages import page_text
-from assistant.render import original_file, render_pdf_page
+from assistant.pg.store import PgStore
+from assistant.render import original_pdf, render_pdf_page
 from assistant.rights import PUBLISH_ROLE, upload_source, write_refusal
 from assistant.types import PUBLIC_GROUP, Document
 
@@ -124,7 +126,8 @@ def get_page_image(
     stored = svc.assistant.store.document_by_source(document.source)
     if stored is None:
         raise NotFound(f"no document {doc_id!r}")
-    png = render_pdf_page(original_file(stored, svc.assistant.settings.home), page, scale)
+    pdf = original_pdf(svc.assistant.store, stored, svc.assistant.settings.home)
+    png = render_pdf_page(pdf, page, scale)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
@@ -230,14 +233,27 @@ def upload(
             source = upload_source(user, name)
             rows = svc.uploader(svc.assistant, path, source, acl, meta, user)
             if any(row["status"] != "failed" for row in rows):  # keep the bytes of what was ingested
-                kept = svc.assistant.settings.home / source
-                kept.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, kept)
+                _keep_original(svc, source, path, rows)
             results.extend(UploadFileResult(**row) for row in rows)
     if results and all(r.status == "failed" for r in results):  # nothing was ingested: the client's files
         reasons = "; ".join(f"{r.source.rsplit('/', 1)[-1]}: {r.reason}" for r in results)
         return JSONResponse({"error": "ingest_failed", "detail": reasons}, status_code=422)
     return UploadResponse(files=results, ok=all(r.status != "failed" for r in results))
+
+
+def _keep_original(svc: Services, source: str, path: Path, rows: list[dict[str, Any]]) -> None:
+    """Keep an ingested upload's file for page images: in the database on PostgreSQL (any host renders it),
+    else under ``EKA_HOME``."""
+    store = svc.assistant.store
+    if isinstance(store, PgStore):
+        content = path.read_bytes()
+        sha256 = hashlib.sha256(content).hexdigest()
+        for doc_id in {row["doc_id"] for row in rows if row["status"] != "failed" and row.get("doc_id")}:
+            store.put_original(doc_id, sha256, content)
+        return
+    kept = svc.assistant.settings.home / source
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, kept)
 
 
 def _upload_acl(groups: str | None, own: frozenset[str], roles: frozenset[str]) -> list[str]:

@@ -536,6 +536,26 @@ class PgStore:
                 raise NotFound(f"no document {doc_id!r}")  # rolls the transaction back: nothing changed
             self._bump(conn, generation, {doc_id: rows})
 
+    def put_original(self, doc_id: str, sha256: str, content: bytes) -> bool:
+        """Keep the bytes of an uploaded file with its document, replacing any kept before (page images are
+        rendered from them on any host); False when the document is gone meanwhile."""
+        with self.db.connection() as conn:
+            added = conn.execute(
+                "INSERT INTO originals (doc_id, sha256, content)"
+                " SELECT %s, %s, %s WHERE EXISTS (SELECT 1 FROM documents WHERE doc_id = %s)"
+                " ON CONFLICT (doc_id) DO UPDATE SET sha256 = excluded.sha256, content = excluded.content",
+                (doc_id, sha256, content, doc_id),
+            ).rowcount
+        return added == 1
+
+    def original(self, doc_id: str) -> tuple[str, bytes] | None:
+        """The kept bytes of an uploaded document and their sha256, if any (:meth:`put_original`)."""
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT sha256, content FROM originals WHERE doc_id = %s", (doc_id,)
+            ).fetchone()
+        return (row[0], bytes(row[1])) if row else None
+
     def put_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
         """Add embeddings to the cache (used when the indexes are rebuilt for a new model)."""
         with self.db.connection() as conn:

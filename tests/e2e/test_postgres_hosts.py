@@ -1,11 +1,11 @@
 """Two API hosts on one PostgreSQL database hold no state of their own (issue 13).
 
-One fresh database gets the sample corpus from `eka ingest`; two `eka serve` processes with different
-EKA_HOME folders stand for two hosts, host A with two workers. Everything below goes through HTTP (and the
-`eka` command for keys and the audit check): an upload through one host is searchable through the other
-within a second of the upload's response, a revoked key is refused by both at once, one rate limit holds
-across both, answers written by both hosts form one verified provenance chain, and the restricted document
-never reaches an outsider through either.
+One fresh database gets the sample corpus from `eka ingest` while two `eka serve` processes with different
+EKA_HOME folders start (two hosts, host A with two workers). Everything below goes through HTTP (and the
+`eka` command to revoke a key and verify the audit chain): an upload through one host is searchable through
+the other within a second of the upload's response, a revoked key is refused by both at once, one rate limit
+holds across both, answers written by both hosts form one verified provenance chain, and the restricted
+document never reaches an outsider through either.
 """
 
 from __future__ import annotations
@@ -21,10 +21,13 @@ from typing import Any
 import httpx
 import pytest
 
+from assistant.pg import db
+from assistant.pg.keys import PgKeyStore
 from tests.conftest import SAMPLES
 from tests.e2e.test_api import PUBLIC_QUESTION, SECURITY_QUESTION, SECURITY_SOURCE, assert_no_trace_of
+from tests.factories import make_pdf
 from tests.pg import PgServer
-from tests.server import Persona, Server, create_key, eka, eka_env, free_port, popen, wait_ready
+from tests.server import Persona, Server, eka, eka_env, free_port, popen, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +51,7 @@ PERSONAS = {
 
 @dataclass
 class Hosts:
-    """The database, the two hosts and the keys (made with the CLI against the database)."""
+    """The database, the two hosts and the keys."""
 
     url: str
     home: Path  # where the CLI runs (a third folder: nothing is shared through files)
@@ -70,22 +73,40 @@ def launch(name: str, home: Path, url: str, *args: str) -> Server:
     return Server(name, f"http://127.0.0.1:{port}", popen(command, env, home, log), log, home)
 
 
+def make_key(url: str, name: str, user: str, groups: str, roles: str) -> Persona:
+    """A key made in the database directly (faster than `eka keys create`, which is tested elsewhere)."""
+    record, secret = PgKeyStore(db.shared(url)).create(
+        user, [g for g in groups.split(",") if g], [r for r in roles.split(",") if r]
+    )
+    return Persona(name, record.user, secret, record.key_id, record.groups, record.roles)
+
+
 @pytest.fixture(scope="module")
 def hosts(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
+    """The samples go in with `eka ingest` while both hosts start: what a host serves comes from the
+    database, not from what it loaded at start."""
     url = pg_server.fresh()
     root = tmp_path_factory.mktemp("pg-hosts")
     cli = root / "cli"
     cli.mkdir()
-    ingested = eka(cli, "ingest", str(SAMPLES), database_url=url)
-    assert ingested.returncode == 0, ingested.stderr[-3000:]
+    ingest = popen(
+        [sys.executable, "-m", "eka", "ingest", str(SAMPLES)],
+        eka_env(cli, database_url=url),
+        cli,
+        cli / "ingest.log",
+    )
     a = launch("host-a", root / "host-a", url, "--workers", "2")
     b = launch("host-b", root / "host-b", url)
     try:
-        personas = {name: create_key(cli, name, *spec, database_url=url) for name, spec in PERSONAS.items()}
+        personas = {name: make_key(url, name, *spec) for name, spec in PERSONAS.items()}
+        assert ingest.wait(timeout=600) == 0, (cli / "ingest.log").read_text()[-3000:]
         wait_ready(a, "/readyz")
         wait_ready(b, "/readyz")
         yield Hosts(url, cli, a, b, personas)
     finally:
+        if ingest.poll() is None:
+            ingest.kill()
+            ingest.wait()
         a.stop()
         b.stop()
         pg_server.drop(url)
@@ -147,6 +168,30 @@ def test_an_upload_through_one_host_is_searchable_through_the_other_within_a_sec
     assert deleted.status_code == 200, deleted.text
     for _ in range(ROUNDS // 2):
         assert doc_id not in doc_ids(request(hosts.a, reader, "POST", "/v1/search", json=NOTE_QUERY))
+
+
+def test_a_pdf_uploaded_through_one_host_renders_through_the_other(hosts: Hosts, tmp_path: Path) -> None:
+    """An upload's original is kept in the database, not on the host that received it: any host renders its
+    pages, and it goes with the document."""
+    writer, reader = hosts.personas["writer"], hosts.personas["reader"]
+    pdf = make_pdf(tmp_path / "quillon-spec.pdf", [["Quillon QX-9 damper specification, page one."]] * 2)
+    uploaded = request(
+        hosts.a,
+        writer,
+        "POST",
+        "/v1/documents",
+        files={"files": (pdf.name, pdf.read_bytes(), "application/pdf")},
+        data={"groups": "fleet"},
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    doc_id = uploaded.json()["files"][0]["doc_id"]
+    assert not list((hosts.a.home / "uploads").rglob("*.pdf"))  # nothing kept on host A's disk
+    image = request(hosts.b, reader, "GET", f"/v1/documents/{doc_id}/pages/2/image")
+    assert image.status_code == 200, image.text
+    assert image.headers["content-type"] == "image/png" and image.content.startswith(b"\x89PNG")
+    assert request(hosts.b, writer, "DELETE", f"/v1/documents/{doc_id}").status_code == 200
+    gone = request(hosts.a, reader, "GET", f"/v1/documents/{doc_id}/pages/2/image")
+    assert gone.status_code == 404, gone.text
 
 
 def test_a_revoked_key_is_refused_by_both_hosts_at_once(hosts: Hosts) -> None:
