@@ -11,8 +11,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import subprocess
-import time
 from pathlib import Path
 
 import psycopg
@@ -72,21 +70,16 @@ class PgServer:
 
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
 
-    def start(self, attempts: int = 3) -> None:
+    def start(self) -> None:
         """Start the stopped server again, on the same socket (URLs stay valid).
 
-        ``pg_ctl start`` once failed (exit status 1, nothing in the server's log) on a heavily loaded machine;
-        it is tried again after a second, and the library's log of each failure goes to this module's log.
+        As root the server runs as another user, which must be able to enter the folders above its data;
+        any pytest session that starts meanwhile sets ``/tmp/pytest-of-<user>`` back to 0700, so the
+        library's permission fix is applied again first (``ensure_pgdata_inited``: no initdb, the data is
+        there).
         """
-        for attempt in range(1, attempts + 1):
-            try:
-                self.server.ensure_postgres_running()
-                return
-            except subprocess.CalledProcessError as err:
-                logging.getLogger(__name__).warning("pg_ctl start failed (attempt %d): %s", attempt, err)
-                if attempt == attempts:
-                    raise
-                time.sleep(1)
+        self.server.ensure_pgdata_inited()
+        self.server.ensure_postgres_running()
 
     def close(self) -> None:
         self.server.cleanup()
