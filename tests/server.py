@@ -42,11 +42,12 @@ def eka_env(home: Path, **settings: str) -> dict[str, str]:
     return env
 
 
-def eka(home: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run the ``eka`` command against ``home`` (from inside it, so no stray ``.env`` is read)."""
+def eka(home: Path, *args: str, timeout: float = 600, **settings: str) -> subprocess.CompletedProcess[str]:
+    """Run the ``eka`` command against ``home`` (from inside it, so no stray ``.env`` is read), with
+    ``settings`` as in :func:`eka_env` (e.g. ``database_url``)."""
     return subprocess.run(
         [sys.executable, "-m", "eka", *args],
-        env=eka_env(home),
+        env=eka_env(home, **settings),
         cwd=home,
         capture_output=True,
         text=True,
@@ -71,9 +72,13 @@ class Persona:
         return {"Authorization": f"Bearer {self.key}"}
 
 
-def create_key(home: Path, name: str, user: str, groups: str = "", roles: str = "") -> Persona:
-    """A new API key for ``user`` made with the CLI."""
-    result = eka(home, "keys", "create", "--user", user, "--groups", groups, "--roles", roles, "--json")
+def create_key(
+    home: Path, name: str, user: str, groups: str = "", roles: str = "", **settings: str
+) -> Persona:
+    """A new API key for ``user`` made with the CLI (``settings`` as in :func:`eka_env`)."""
+    result = eka(
+        home, "keys", "create", "--user", user, "--groups", groups, "--roles", roles, "--json", **settings
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["key"].startswith("eka_")

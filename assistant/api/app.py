@@ -1,7 +1,8 @@
 """The FastAPI application: lifespan (build everything heavy once), error mapping, limits and routes.
 
 Every error a client can cause maps to a 4xx with a JSON body ``{"error": ..., "detail": ...}``; generator
-failures map to 502/504 with a safe message. A 500 means a bug.
+failures map to 502/504 with a safe message; an unreachable PostgreSQL database maps to 503 (the process stays
+up and serves again once the database is back). A 500 means a bug.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version as package_version
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -38,6 +41,7 @@ from assistant.errors import (
 )
 from assistant.filters import FilterError
 from assistant.generation.base import Generator
+from assistant.pg.store import PgStore
 from assistant.services import open_audit, open_keys, open_limiter, open_originals
 from assistant.types import Principal
 
@@ -116,6 +120,24 @@ def _http_error(request: Request, err: Exception) -> JSONResponse:
     }
     headers = dict(err.headers) if err.headers else None
     return _error(err.status_code, codes.get(err.status_code, "error"), str(err.detail), headers)
+
+
+# Seconds a client is asked to wait (Retry-After) when the database cannot be reached.
+DATABASE_RETRY_S = 5
+
+
+def _database_unavailable(request: Request, err: Exception) -> JSONResponse:
+    """The PostgreSQL server is down or unreachable (a lost connection, no pooled connection in time): 503,
+    without the driver's message (it names hosts and users)."""
+    log.warning(
+        "database unavailable on %s %s: %s: %s", request.method, request.url.path, type(err).__name__, err
+    )
+    return _error(
+        503,
+        "database_unavailable",
+        "the database cannot be reached; try again shortly",
+        {"Retry-After": str(DATABASE_RETRY_S)},
+    )
 
 
 def _unexpected(request: Request, err: Exception) -> JSONResponse:
@@ -244,6 +266,8 @@ def create_app(
     app.add_exception_handler(EkaError, _eka_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
+    app.add_exception_handler(PoolTimeout, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)
 
     @app.get("/healthz", summary="The process is alive")
@@ -252,13 +276,27 @@ def create_app(
 
     @app.get(
         "/readyz",
-        summary="The model and indexes are loaded (status only; counts are at /v1/stats, with a key)",
-        responses={503: {"description": "Not yet"}},
+        summary="The model and indexes are loaded and the database answers (status and backend only; counts "
+        "are at /v1/stats, with a key)",
+        responses={503: {"description": "Not yet, or the database cannot be reached"}},
     )
     def readyz(svc: ServicesDep) -> Any:
         if not svc.ready:
             return _error(503, "not_ready", "still loading the model and indexes")
-        return {"status": "ready"}
+        store = svc.assistant.store
+        if isinstance(store, PgStore):
+            try:
+                store.db.ping()
+            except (psycopg.Error, PoolTimeout) as err:
+                log.warning("not ready: database unavailable: %s: %s", type(err).__name__, err)
+                return _error(
+                    503,
+                    "database_unavailable",
+                    "the database cannot be reached",
+                    {"Retry-After": str(DATABASE_RETRY_S)},
+                )
+            return {"status": "ready", "backend": "postgres"}
+        return {"status": "ready", "backend": "embedded"}
 
     app.include_router(routes_answers.router, tags=["answers"])
     app.include_router(routes_chat.router, tags=["openai"])

@@ -19,6 +19,9 @@ from assistant.errors import ConfigError
 
 SERVICE_ROLE = "eka_service"
 READER_ROLE = "eka_reader"
+# How long a caller waits for a pooled connection before PoolTimeout (the API answers 503): long enough for
+# a busy pool, short enough that a request fails quickly while the database is down.
+POOL_WAIT_S = 5.0
 
 
 def _configure(conn: psycopg.Connection) -> None:
@@ -67,7 +70,11 @@ class Database:
                 min_size=1,
                 max_size=max_size,
                 configure=_configure,
+                # A connection is checked as it leaves the pool: after the server restarts, broken ones are
+                # replaced instead of failing one request each.
+                check=ConnectionPool.check_connection,
                 kwargs={"connect_timeout": 10},
+                timeout=POOL_WAIT_S,
                 open=False,
             )
             self.pool.open(wait=True, timeout=15)
@@ -81,6 +88,16 @@ class Database:
         """A pooled connection; the transaction commits when the block ends and rolls back on an error."""
         with self.pool.connection() as conn:
             yield conn
+
+    def ping(self, timeout: float = 2.0) -> None:
+        """Run a trivial query, waiting at most about ``timeout`` seconds for a connection.
+
+        Raises:
+            psycopg.OperationalError: the server cannot be reached.
+            psycopg_pool.PoolTimeout: no working connection came in time.
+        """
+        with self.pool.connection(timeout=timeout) as conn:
+            conn.execute("SELECT 1").fetchone()
 
     def close(self) -> None:
         """Close the pool (idempotent)."""

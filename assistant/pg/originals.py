@@ -19,12 +19,15 @@ class PgOriginals:
         self.files = FileOriginals(home)
 
     def keep(self, source: str, path: Path) -> None:
+        """Keep the bytes with their document (a row goes when the document is removed or replaced); nothing
+        when the document is gone meanwhile."""
         data = path.read_bytes()
         with self.db.connection() as conn:
             conn.execute(
-                "INSERT INTO originals (source, bytes) VALUES (%s, %s)"
+                "INSERT INTO originals (source, bytes)"
+                " SELECT %s, %s WHERE EXISTS (SELECT 1 FROM documents WHERE source = %s)"
                 " ON CONFLICT (source) DO UPDATE SET bytes = EXCLUDED.bytes",
-                (source, data),
+                (source, data, source),
             )
 
     def read(self, stored: StoredDocument) -> bytes:

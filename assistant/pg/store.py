@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 # Generations of changes kept in the log: an index further behind than this is rebuilt.
 LOG_KEEP = 10_000
+# The key of the session advisory lock that ingests hold (any fixed bigint: b'eka:inge' as a big-endian int).
+INGEST_LOCK_KEY = 0x656B_613A_696E_6765
 # Chunks whose postings check() recounts from their text.
 CHECK_SAMPLE = 50
 
@@ -108,6 +111,28 @@ class PgStore:
 
     def close(self) -> None:
         """Nothing to release: the pool belongs to the process (:func:`assistant.pg.db.shared`)."""
+
+    @contextmanager
+    def ingest_lock(self) -> Iterator[None]:
+        """Hold the database's ingest lock for the block: one ingest at a time per database, whichever host
+        runs it (the ingest's file lock under EKA_HOME only covers one host).
+
+        Each write is already atomic and serialised (:meth:`_lock`), so concurrent ingests could not corrupt
+        the store; without this lock, two hosts ingesting the same files would both parse and embed them and
+        the later write would replace the earlier. With it, the second ingest finds them unchanged. A session
+        advisory lock on one pooled connection: it goes away with the connection if the process dies.
+        """
+        with self.db.connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (INGEST_LOCK_KEY,))
+            conn.commit()
+            try:
+                yield
+            finally:
+                try:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (INGEST_LOCK_KEY,))
+                    conn.commit()
+                except psycopg.Error as err:  # the connection broke: the server released the lock with it
+                    log.warning("could not release the ingest lock: %s", err)
 
     # -- helpers -------------------------------------------------------------------------------------------
 
@@ -453,8 +478,8 @@ class PgStore:
                     ],
                     returning=True,
                 )
-                row_ids = []
-                while True:
+                row_ids: list[int] = []
+                while chunks:
                     found = cur.fetchone()
                     if found is not None:
                         row_ids.append(int(found[0]))

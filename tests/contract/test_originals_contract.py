@@ -13,17 +13,23 @@ from assistant.errors import NotFound
 from assistant.originals import FileOriginals, Originals
 from assistant.pg.db import shared
 from assistant.pg.originals import PgOriginals
+from assistant.pg.store import PgStore
 from assistant.store import StoredDocument
 from assistant.types import Document
 from tests.pg import PgServer
 
 PDF = b"%PDF-1.4 not really a pdf, just bytes\x00\x01"
+UPLOAD = "uploads/ann/spec.pdf"
 
 
 def _postgres(request: pytest.FixtureRequest) -> Callable[[Path], Originals]:
+    """PgOriginals on a fresh database whose store holds the upload's document (an upload keeps its bytes
+    after its document is stored; the row goes with the document)."""
     server: PgServer = request.getfixturevalue("pg_server")
     url = server.fresh()
     request.addfinalizer(lambda: server.drop(url))
+    stored = _stored(UPLOAD, PDF, Path("/"))
+    PgStore(shared(url)).replace_document(stored, [], [], "model", {})
     return lambda home: PgOriginals(shared(url), home)
 
 
@@ -35,7 +41,7 @@ BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Callable[[Path], Originals
 
 @pytest.fixture(params=sorted(BACKENDS))
 def make(request: pytest.FixtureRequest) -> Callable[[Path], Originals]:
-    """Opens the backend's originals as seen from one host's EKA_HOME."""
+    """Opens the backend's originals as seen from one host's EKA_HOME (the upload's document exists)."""
     return BACKENDS[request.param](request)
 
 
@@ -50,9 +56,9 @@ def test_an_upload_is_kept_and_read_back(make: Callable[[Path], Originals], tmp_
     originals = make(tmp_path / "home")
     upload = tmp_path / "incoming.pdf"
     upload.write_bytes(PDF)
-    originals.keep("uploads/ann/spec.pdf", upload)
+    originals.keep(UPLOAD, upload)
     upload.unlink()  # the request's temporary file is gone; the kept copy is not
-    assert originals.read(_stored("uploads/ann/spec.pdf", PDF, tmp_path)) == PDF
+    assert originals.read(_stored(UPLOAD, PDF, tmp_path)) == PDF
 
 
 def test_a_changed_or_forgotten_upload_is_not_found(
@@ -61,13 +67,13 @@ def test_a_changed_or_forgotten_upload_is_not_found(
     originals = make(tmp_path / "home")
     upload = tmp_path / "incoming.pdf"
     upload.write_bytes(PDF)
-    originals.keep("uploads/ann/spec.pdf", upload)
+    originals.keep(UPLOAD, upload)
     with pytest.raises(NotFound, match="changed"):  # the stored document is another version
-        originals.read(_stored("uploads/ann/spec.pdf", PDF + b"v2", tmp_path))
-    originals.forget("uploads/ann/spec.pdf")
+        originals.read(_stored(UPLOAD, PDF + b"v2", tmp_path))
+    originals.forget(UPLOAD)
     with pytest.raises(NotFound, match="no longer available"):
-        originals.read(_stored("uploads/ann/spec.pdf", PDF, tmp_path))
-    originals.forget("uploads/ann/spec.pdf")  # twice: nothing to do
+        originals.read(_stored(UPLOAD, PDF, tmp_path))
+    originals.forget(UPLOAD)  # twice: nothing to do
 
 
 def test_a_cli_document_is_read_from_its_root(make: Callable[[Path], Originals], tmp_path: Path) -> None:
@@ -88,6 +94,6 @@ def test_postgres_uploads_are_read_by_every_host(request: pytest.FixtureRequest,
     make = _postgres(request)
     upload = tmp_path / "incoming.pdf"
     upload.write_bytes(PDF)
-    make(tmp_path / "host-a").keep("uploads/ann/spec.pdf", upload)
-    assert make(tmp_path / "host-b").read(_stored("uploads/ann/spec.pdf", PDF, tmp_path)) == PDF
+    make(tmp_path / "host-a").keep(UPLOAD, upload)
+    assert make(tmp_path / "host-b").read(_stored(UPLOAD, PDF, tmp_path)) == PDF
     assert not (tmp_path / "host-a" / "uploads").exists()  # nothing kept on the host's own disk

@@ -261,7 +261,7 @@ def test_upload_metadata_over_a_limit_is_422(api: Server, metadata: str, message
 
 def test_readyz_without_a_key_is_status_only(api: Server) -> None:
     response = httpx.get(f"{api.url}/readyz")
-    assert response.status_code == 200 and response.json() == {"status": "ready"}
+    assert response.status_code == 200 and response.json() == {"status": "ready", "backend": "embedded"}
 
 
 def test_stats_count_only_what_the_caller_may_read(api: Server) -> None:
