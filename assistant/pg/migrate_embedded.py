@@ -19,8 +19,8 @@ What is copied, in this order:
 So the copy is resumable and idempotent: run it again after an interruption, or after more was ingested into
 the embedded installation, and it copies only what is missing. Documents the database holds that the
 embedded store lacks are left alone (and counted). It refuses (:class:`MigrationRefused`, nothing of that
-step written) when the database's provenance chain is not a prefix of the embedded one, a key id in the
-database has another secret, or the embedded chain itself does not verify.
+step written) when the database's provenance chain and the embedded one differ (neither starts the
+other), a key id in the database has another secret, or the embedded chain itself does not verify.
 
 The embedded installation should not change while it is copied (stop ``eka serve`` first); it is only read.
 """
@@ -262,12 +262,13 @@ def _copy_provenance(path: Path, database: Database, report: MigrationReport, sa
         if head is None:
             raise MigrationRefused("the provenance head row is missing: run `eka db upgrade`")
         there = conn.execute("SELECT seq, id, hash FROM provenance ORDER BY seq").fetchall()
-        if len(there) > len(records) or any(
-            (r[0], r[1], r[6]) != tuple(t) for r, t in zip(records, there, strict=False)
-        ):
+        # One chain must start the other: the database's a part copied earlier, or the embedded one all
+        # copied before and answers appended in the database since.
+        if any((r[0], r[1], r[6]) != tuple(t) for r, t in zip(records, there, strict=False)):
             raise MigrationRefused(
-                f"the database's provenance log ({len(there)} records) is not the start of the embedded one"
-                f" ({len(records)} records): its chain cannot be continued; nothing copied"
+                f"the database's provenance log ({len(there)} records) and the embedded one"
+                f" ({len(records)} records) are different chains: the embedded one cannot be continued"
+                " there; nothing copied"
             )
         fresh = records[len(there) :]
         with conn.cursor() as cur:
@@ -302,7 +303,7 @@ def _copy_provenance(path: Path, database: Database, report: MigrationReport, sa
                 [(pid, user, rating, comment, _time(made)) for pid, user, rating, comment, made in missing],
             )
     report.records = len(fresh)
-    report.records_present = len(there)
+    report.records_present = min(len(there), len(records))
     report.feedback = len(missing)
     say(
         f"provenance: {report.records} records copied, {report.records_present} already there;"
