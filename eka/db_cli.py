@@ -6,7 +6,7 @@ which are applied, pending or wrong.
 Exit status: 0 done (``status``: up to date), 1 something to do or a problem (``status``: pending
 migrations or a schema this version does not match; ``upgrade``: the database refused), 2 no database
 configured or reachable (``migrate-from-embedded``: also no embedded store, or a database that contradicts
-it).
+it; 1: the database failed midway, run it again to resume).
 """
 
 from __future__ import annotations
@@ -106,11 +106,16 @@ def migrate_from_embedded(
     out = err_console if as_json else console
     try:
         model_id = model_spec(settings.embedding_model).model_id
-        report = migrate_embedded(home, db.shared(str(settings.database_url)), model_id, out.print)
-    except MigrationRefused as err:
+        report = migrate_embedded(
+            home,
+            db.shared(str(settings.database_url)),
+            model_id,
+            lambda line: out.print(line, markup=False, highlight=False),
+        )
+    except (MigrationRefused, ConfigError) as err:
         _fail(str(err), 2)
-    except ConfigError as err:
-        _fail(str(err), 2)
+    except psycopg.Error as err:
+        _fail(f"the copy stopped: {err}; what was copied stays, run the command again to resume", 1)
     if as_json:
         print(json.dumps(report.to_json(), indent=2))
         return

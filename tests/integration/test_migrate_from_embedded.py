@@ -29,7 +29,7 @@ from assistant.pg.keys import PgKeyStore
 from assistant.pg.migrate_embedded import MigrationRefused, MigrationReport, migrate_embedded
 from assistant.pg.store import PgStore
 from assistant.sqlite_store import SQLiteStore
-from assistant.types import Principal
+from assistant.types import Principal, SearchMode
 from tests.conftest import SAMPLE_GROUPS
 from tests.pg import PgServer
 
@@ -41,6 +41,7 @@ QUERIES = (
     "firmware update signing",
     "warranty claim process",
 )
+MODES: tuple[SearchMode, ...] = ("hybrid", "dense", "lexical")
 PERSONAS = (
     Principal.of("outsider", ["public"]),
     Principal.of("battery-engineer", ["public", "battery"]),
@@ -209,14 +210,19 @@ def test_searches_return_the_same_top_results_as_the_embedded_store(
     pg = _pg_assistant(url, home.path, embedder)
     try:
         assert pg.searcher.verify() == []
-        for persona in PERSONAS:
-            for query in QUERIES:
-                here = [h.chunk.chunk_id for h in ingested_samples.retriever.search(query, persona, k=5)]
-                there = [h.chunk.chunk_id for h in pg.retriever.search(query, persona, k=5)]
-                assert there[:3] == here[:3], (persona.user_id, query)
-                assert set(there) == set(here), (persona.user_id, query)
+        for mode in MODES:
+            for persona in PERSONAS:
+                for query in QUERIES:
+                    here = _top(ingested_samples, query, persona, mode)
+                    there = _top(pg, query, persona, mode)
+                    assert there[:3] == here[:3], (mode, persona.user_id, query)
+                    assert set(there) == set(here), (mode, persona.user_id, query)
     finally:
         pg.close()
+
+
+def _top(assistant: Assistant, query: str, persona: Principal, mode: SearchMode) -> list[str]:
+    return [h.chunk.chunk_id for h in assistant.retriever.search(query, persona, k=5, mode=mode)]
 
 
 def test_a_second_run_copies_nothing_and_changes_nothing(
