@@ -269,6 +269,34 @@ def test_a_resumed_run_copies_only_what_is_missing(pg_server: PgServer, home: Ho
         pg_server.drop(url)
 
 
+def test_a_later_run_brings_new_answers_feedback_and_revocations_over(
+    pg_server: PgServer, home: Home, tmp_path: Path
+) -> None:
+    later = tmp_path / "home"
+    shutil.copytree(home.path, later)
+    url = pg_server.fresh()
+    try:
+        migrate_embedded(later, db.shared(url), _model_id())
+        keys, audit = SQLiteKeyStore(later / "keys.sqlite3"), SQLiteAuditLog(later / "audit.sqlite3")
+        keys.revoke("ann")
+        new = audit.append("cy", {"question": "still embedded?"})
+        audit.add_feedback(new, "cy", "down", "late")
+        again = migrate_embedded(later, db.shared(url), _model_id())
+        assert (again.keys, again.keys_revoked, again.records, again.feedback) == (0, 1, 1, 1)
+        pg_keys, pg_audit = PgKeyStore(db.shared(url)), PgAuditLog(db.shared(url))
+        assert pg_keys.keys(include_revoked=True) == keys.keys(include_revoked=True)
+        assert all(
+            pg_keys.authenticate(s) is None for s in home.secrets.values() if keys.authenticate(s) is None
+        )
+        chain = pg_audit.verify()
+        assert chain.ok and chain.records == 4 and chain.head == audit.verify().head
+        assert pg_audit.feedback(new) == audit.feedback(new)
+        keys.close()
+        audit.close()
+    finally:
+        pg_server.drop(url)
+
+
 def test_a_database_with_another_provenance_chain_is_refused(pg_server: PgServer, home: Home) -> None:
     url = pg_server.fresh()
     try:
@@ -276,6 +304,23 @@ def test_a_database_with_another_provenance_chain_is_refused(pg_server: PgServer
         with pytest.raises(MigrationRefused, match="different chains"):
             migrate_embedded(home.path, db.shared(url), _model_id())
         assert len(PgAuditLog(db.shared(url)).records()) == 1
+    finally:
+        pg_server.drop(url)
+
+
+def test_a_key_id_with_another_secret_is_refused(pg_server: PgServer, home: Home) -> None:
+    url = pg_server.fresh()
+    key_id = next(iter(home.secrets))
+    try:
+        with psycopg.connect(url) as conn:
+            conn.execute(
+                "INSERT INTO api_keys (key_id, hash, user_id, groups, roles, created_at)"
+                " VALUES (%s, %s, 'mallory', '{}', '{}', now())",
+                (key_id, "0" * 64),
+            )
+        with pytest.raises(MigrationRefused, match="other secrets"):
+            migrate_embedded(home.path, db.shared(url), _model_id())
+        assert [k.user for k in PgKeyStore(db.shared(url)).keys(include_revoked=True)] == ["mallory"]
     finally:
         pg_server.drop(url)
 
