@@ -259,6 +259,20 @@ class SQLiteStore:
                     out[text_hash] = np.frombuffer(blob, dtype=np.float32)
         return out
 
+    def cached_models(self) -> dict[str, int]:
+        """The number of cached vectors per model id (for copying the whole cache elsewhere)."""
+        with self._lock:
+            rows = self._db.execute("SELECT model_id, count(*) FROM embeddings GROUP BY model_id").fetchall()
+        return {model_id: n for model_id, n in rows}
+
+    def cached_hashes(self, model_id: str) -> list[str]:
+        """Every passage hash with a cached vector for ``model_id``, sorted."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT text_hash FROM embeddings WHERE model_id = ? ORDER BY text_hash", (model_id,)
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def index_rows(self) -> IndexRows:
         """All chunks in row order with the passage text the indexes are built from."""
         with self._lock:

@@ -319,6 +319,21 @@ class PgStore:
             ).fetchall()
         return {h: _array(vector) for h, vector in rows}
 
+    def cached_models(self) -> dict[str, int]:
+        """The number of cached vectors per model id."""
+        with self.db.connection() as conn:
+            rows = conn.execute("SELECT model_id, count(*) FROM embeddings GROUP BY model_id").fetchall()
+        return {model_id: int(n) for model_id, n in rows}
+
+    def cached_hashes(self, model_id: str) -> list[str]:
+        """Every passage hash with a cached vector for ``model_id``, sorted."""
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                'SELECT text_hash FROM embeddings WHERE model_id = %s ORDER BY text_hash COLLATE "C"',
+                (model_id,),
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def index_rows(self) -> IndexRows:
         """All chunks in row order with the passage text the indexes are built from (one snapshot)."""
         with self.db.connection() as conn:
