@@ -39,8 +39,10 @@ from pathlib import Path
 from typing import Any
 
 from assistant.audit import walk
-from assistant.errors import EkaError
+from assistant.errors import EkaError, NotFound
+from assistant.originals import UPLOADS, FileOriginals
 from assistant.pg.db import Database
+from assistant.pg.originals import PgOriginals
 from assistant.pg.store import PgStore
 from assistant.sqlite_store import SQLiteStore
 from assistant.store import StoredDocument
@@ -77,6 +79,7 @@ class MigrationReport:
     records_present: int = 0
     feedback: int = 0
     feedback_present: int = 0
+    originals: int = 0  # uploaded files kept under EKA_HOME/uploads, now in the database (page images)
     seconds: float = 0.0
     models: dict[str, int] = field(default_factory=dict)  # cached vectors per model in the source
 
@@ -126,6 +129,7 @@ def migrate_embedded(
         target = PgStore(database)  # no embedder: nothing is ever embedded here
         _copy_cache(source, target, report, say)
         _copy_documents(source, target, model_id, report, say)
+        _copy_originals(home, source, database, report, say)
     finally:
         source.close()
     _copy_keys(home / "keys.sqlite3", database, report, say)
@@ -175,6 +179,25 @@ def _copy_documents(
             report.chunks += len(chunks)
         if done % PROGRESS_EVERY == 0 or done == len(documents):
             say(f"  {done}/{len(documents)} documents ({report.documents} copied, {report.chunks} chunks)")
+
+
+def _copy_originals(
+    home: Path, source: SQLiteStore, database: Database, report: MigrationReport, say: Progress
+) -> None:
+    """The kept files of uploads (``EKA_HOME/uploads``) into the database, so every host renders their pages;
+    a file that is gone or changed since its upload is left out (its page images were unavailable already)."""
+    files, rows = FileOriginals(home), PgOriginals(database, home)
+    for stored in source.documents():
+        if not stored.document.source.startswith(UPLOADS):
+            continue
+        try:
+            files.read(stored)
+        except NotFound:
+            continue
+        rows.keep(stored.document.source, home / stored.document.source)
+        report.originals += 1
+    if report.originals:
+        say(f"uploaded originals: {report.originals} copied")
 
 
 def _same(there: StoredDocument | None, here: StoredDocument) -> bool:

@@ -10,7 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -376,3 +376,24 @@ def test_the_command_copies_then_index_and_audit_verify_pass(pg_url: str, home: 
     assert missing.returncode == 2 and "no embedded store" in missing.stderr
     unset = _eka(other, None, "db", "migrate-from-embedded", "--from-home", str(home.path))
     assert unset.returncode == 2 and "EKA_DATABASE_URL is not set" in unset.stderr
+
+
+def test_uploaded_originals_move_into_the_database(
+    make_assistant: Callable[..., Assistant], pg_url: str, tmp_path: Path
+) -> None:
+    """Page images of uploads render on every host afterwards: the kept files are copied into the database."""
+    from assistant.originals import FileOriginals
+    from assistant.pg.originals import PgOriginals
+    from ingest.pipeline import Ingestor
+
+    embedded = make_assistant("uploads-home")
+    note = tmp_path / "note.md"
+    note.write_bytes(b"# Damper note\n\nThe damper is bled at 7.5 bar.\n")
+    source = "uploads/una/note.md"
+    assert Ingestor(embedded).run_file(note, source, owner="una").ok
+    FileOriginals(embedded.settings.home).keep(source, note)
+    report = migrate_embedded(embedded.settings.home, db.shared(pg_url), _model_id())
+    assert report.originals == 1
+    stored = embedded.store.document_by_source(source)
+    assert stored is not None
+    assert PgOriginals(db.shared(pg_url), tmp_path / "another-host").read(stored) == note.read_bytes()
