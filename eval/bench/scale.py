@@ -491,6 +491,8 @@ def build(
     # Two parser processes: the main process spends its time on the store, the parsers on chunking.
     settings = _settings(home, database_url, parse_workers=2)
     assistant = build_assistant(settings, embedder)
+    if isinstance(assistant.searcher, PgSearcher):  # a bulk load: the HNSW index is built once, after it
+        assistant.searcher.drop_index()
     try:
         before = embedder.synthetic
         with peak_rss() as memory:
@@ -511,8 +513,12 @@ def build(
         }
         if isinstance(assistant.searcher, PgSearcher):  # the tables (the store) and their indexes (search)
             started = time.perf_counter()
-            assistant.searcher.maintain()  # what an operator runs after a bulk load (VACUUM ANALYZE)
-            numbers["vacuum_analyze_seconds"] = round(time.perf_counter() - started, 1)
+            # What docs/deploy.md tells an operator to do for a bulk load: the HNSW index, dropped above, is
+            # built in one pass, then VACUUM ANALYZE.
+            assistant.searcher.rebuild()
+            index_build = time.perf_counter() - started
+            numbers["ingest_seconds"] = round(report.wall_s + index_build, 1)
+            numbers["of_which_index_build_seconds"] = round(index_build, 1)
             numbers["store_mb"], numbers["index_mb"] = _pg_sizes(assistant.searcher)
     finally:
         assistant.close()

@@ -54,13 +54,15 @@ def _embedded(folder: Path, _request: pytest.FixtureRequest, exact_rows: int) ->
     return Backend(store, EmbeddedSearcher(store, DerivedIndexes(store, folder / "index", MODEL, _embed)))
 
 
-def _postgres(_folder: Path, request: pytest.FixtureRequest, exact_rows: int) -> Backend:
+def _postgres(
+    _folder: Path, request: pytest.FixtureRequest, exact_rows: int, fresh_rows: int = 20_000
+) -> Backend:
     server: PgServer = request.getfixturevalue("pg_server")
     url = server.fresh()
     request.addfinalizer(lambda: server.drop(url))
     db = shared(url)
     store = PgStore(db, embed=_embed, embed_model=MODEL)
-    params = PgSearchParams(k1=K1, b=B, exact_rows=exact_rows)
+    params = PgSearchParams(k1=K1, b=B, exact_rows=exact_rows, fresh_rows=fresh_rows)
     return Backend(store, PgSearcher(db, DIM, MODEL, _embed, params))
 
 
@@ -278,7 +280,7 @@ def test_postgres_dense_through_the_hnsw_index_finds_the_exact_neighbours(
 ) -> None:
     """Above ``exact_rows`` the PostgreSQL searcher goes through the HNSW index, with the access filter
     inside the scan: on a small store its results equal the exact ones, for a narrow and a broad reader."""
-    backend = _postgres(tmp_path, request, exact_rows=0)
+    backend = _postgres(tmp_path, request, exact_rows=0, fresh_rows=0)
     _load(backend.store)
     for groups in ({"security"}, {"brakes", "body"}):
         passages = _passages(backend.store, groups)
