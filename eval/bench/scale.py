@@ -64,7 +64,7 @@ from assistant.embedding import SentenceTransformerEmbedder, model_spec
 from assistant.index.dense import FLAT_KIND, FaissIndex
 from assistant.pg.search import PgSearcher
 from assistant.types import SECTION_SEPARATOR, Principal
-from eval.bench import throughput
+from eval.bench import cpu, throughput
 from eval.pg import eval_database
 from ingest.pipeline import Ingestor
 
@@ -436,8 +436,20 @@ def qps(
         process, url = throughput.serve(home, n, database_url)
         try:
             throughput.warm(url, key["key"], "search", asked, connections=2 * n)
+            groups = cpu.api_and_database(process.pid)
             for concurrency in (1, 8):
+                before = cpu.snapshot(groups)
                 result = throughput.run_clients(url, key["key"], "search", asked, concurrency, seconds)
+                spent = cpu.used(before, cpu.snapshot(groups))
+                served = max(1, result["requests"])
+                # CPU milliseconds per search in the API workers, the database and the load generator, and
+                # how many of the machine's cores were busy with the three.
+                result["cpu_ms_per_search"] = {
+                    part: round(1000 * spent[part] / served, 2) for part in ("api", "database", "client")
+                }
+                result["cores_busy"] = round(
+                    (spent["api"] + spent["database"] + spent["client"]) / spent["wall"], 2
+                )
                 rows.append({"workers": n, "concurrency": concurrency, **result})
                 log.info("qps %s", rows[-1])
         finally:
@@ -604,7 +616,18 @@ def markdown(report: dict[str, Any]) -> str:
         for i, case in enumerate(sizes[0]["qps"]):
             label = f"searches/s, {case['workers']} worker(s), concurrency {case['concurrency']} (p95 ms)"
             row(label, partial(_cell, "qps", i, "{per_second} ({p95_ms})"))
+        for i, case in enumerate(sizes[0]["qps"]):
+            label = f"CPU ms per search api / database / client, {case['workers']} w, c {case['concurrency']}"
+            row(label, partial(_cpu_cell, i))
     return "\n".join(lines) + "\n"
+
+
+def _cpu_cell(i: int, result: dict[str, Any]) -> str:
+    case = result["qps"][i]
+    if "cpu_ms_per_search" not in case:  # a report from before the CPU accounting
+        return ""
+    used = case["cpu_ms_per_search"]
+    return f"{used['api']} / {used['database']} / {used['client']} ({case['cores_busy']} cores busy)"
 
 
 def _cell(part: str, key: int | str, form: str, result: dict[str, Any]) -> str:
