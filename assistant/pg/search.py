@@ -418,7 +418,13 @@ class PgSearcher:
         with self.db.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(READER_ROLE)))
-            conn.execute("SELECT set_config('eka.groups', %s::text[]::text, true)", (sorted(groups),))
+            # No JIT: the planner estimates a posting list from unnest() at a few hundred rows, so a query's
+            # cost says nothing about a common term's 100,000 postings; compiling costs tens of ms when it
+            # triggers, and these statements run in milliseconds.
+            conn.execute(
+                "SELECT set_config('eka.groups', %s::text[]::text, true), set_config('jit', 'off', true)",
+                (sorted(groups),),
+            )
             row = conn.execute(
                 "SELECT generation, dense_watermark, (SELECT max(row_id) FROM chunks) FROM store_state"
             ).fetchone()
