@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import resource
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -98,6 +100,19 @@ def limit_memory(megabytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
 
 
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)  # the process that started this worker is gone (killed): nothing will read our results
+
+
+def start_worker(megabytes: int, parent: int) -> None:
+    """The pool's initializer: a watch that ends this worker once its parent is gone (a SIGKILLed `eka
+    ingest` would otherwise leave its parsers waiting forever), then the memory limit."""
+    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
+    limit_memory(megabytes)
+
+
 def parse_file(job: ParseJob) -> ParseResult:
     """Load and chunk one file (runs inside a worker process)."""
     logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -159,8 +174,8 @@ class ParserPool:
             self._pool = ProcessPoolExecutor(
                 self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=limit_memory,
-                initargs=(self.memory_mb,),
+                initializer=start_worker,
+                initargs=(self.memory_mb, os.getpid()),
             )
         return self._pool
 
