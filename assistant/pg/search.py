@@ -417,6 +417,13 @@ class PgSearcher:
     def view(self, groups: frozenset[str], filters: Filters) -> Iterator[PgView]:
         with self.db.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            # Still as the service role: the highest row id of all chunks is one step down the primary key.
+            # Under the reader's row-level security, max() walks back until a readable row, which for a
+            # caller who reads nothing is the whole table. (The row id only decides whether rows added since
+            # the HNSW build are also scanned exactly; the results stay the caller's own.)
+            row = conn.execute(
+                "SELECT generation, dense_watermark, (SELECT max(row_id) FROM chunks) FROM store_state"
+            ).fetchone()
             conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(READER_ROLE)))
             # No JIT: the planner estimates a posting list from unnest() at a few hundred rows, so a query's
             # cost says nothing about a common term's 100,000 postings; compiling costs tens of ms when it
@@ -425,9 +432,6 @@ class PgSearcher:
                 "SELECT set_config('eka.groups', %s::text[]::text, true), set_config('jit', 'off', true)",
                 (sorted(groups),),
             )
-            row = conn.execute(
-                "SELECT generation, dense_watermark, (SELECT max(row_id) FROM chunks) FROM store_state"
-            ).fetchone()
             generation = int(row[0]) if row else 0
             fresh_above = None
             if row is not None and row[2] is not None and 0 < row[2] - row[1] <= self.params.fresh_rows:
