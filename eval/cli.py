@@ -57,6 +57,7 @@ def beir(
     from eval.configs import resolve
     from eval.datasets import load_beir
     from eval.runner import evaluate_beir
+    from eval.systems import IncompleteCorpus
 
     started = time.perf_counter()
     base = Settings()
@@ -65,7 +66,10 @@ def beir(
         dataset = load_beir(folder, split)
     except (ValueError, FileNotFoundError) as err:
         _fail(err)
-    report = evaluate_beir(dataset, chosen, base, cache_dir or base.home / "eval-cache", no_cache)
+    try:
+        report = evaluate_beir(dataset, chosen, base, cache_dir or base.home / "eval-cache", no_cache)
+    except IncompleteCorpus as err:
+        _fail(err)
     _finish(report, out or Path("eval-out") / f"{folder.name}-{split}", started)
 
 
@@ -85,6 +89,7 @@ def qa(
     from eval.configs import resolve
     from eval.datasets import load_qa
     from eval.runner import corpus_digest, evaluate_qa
+    from eval.systems import IncompleteCorpus
 
     started = time.perf_counter()
     base = Settings()
@@ -96,17 +101,20 @@ def qa(
     if not corpus.is_dir():
         _fail(f"--corpus {corpus} is not a folder")
     name = questions.stem
-    report = evaluate_qa(
-        items,
-        corpus,
-        corpus_digest(corpus),
-        chosen,
-        base,
-        cache_dir or base.home / "eval-cache",
-        name,
-        [g.strip().lower() for g in groups.split(",")] if groups else None,
-        no_cache,
-    )
+    try:
+        report = evaluate_qa(
+            items,
+            corpus,
+            corpus_digest(corpus),
+            chosen,
+            base,
+            cache_dir or base.home / "eval-cache",
+            name,
+            [g.strip().lower() for g in groups.split(",")] if groups else None,
+            no_cache,
+        )
+    except IncompleteCorpus as err:
+        _fail(err)
     _finish(report, out or Path("eval-out") / name, started)
 
 

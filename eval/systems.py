@@ -19,6 +19,7 @@ from eval.configs import INDEX_SETTINGS, EvalConfig
 from eval.datasets import CorpusDoc
 from eval.pg import eval_database
 from eval.qa import EvalHit
+from ingest.loaders import supported
 from ingest.pipeline import Ingestor, IngestReport, Record
 
 
@@ -40,6 +41,19 @@ class System(Protocol):
     def close(self) -> None:
         """Release resources."""
         ...
+
+
+class IncompleteCorpus(ValueError):
+    """Files of an evaluation corpus failed to ingest: scores over the rest would not be comparable with any
+    other run (and a gate could pass on them), so the evaluation stops instead."""
+
+    def __init__(self, dataset: str, failures: list[str]) -> None:
+        super().__init__(
+            f"{dataset}: {len(failures)} corpus file(s) failed to ingest, so its scores would not be "
+            f"comparable: {'; '.join(failures)}. Run again (only the failed files are retried) or raise "
+            "EKA_PARSE_TIMEOUT_S on a busy machine."
+        )
+        self.failures = failures
 
 
 def index_key(settings: Settings, corpus_sha: str) -> str:
@@ -101,6 +115,11 @@ def build_eka(
     started = time.perf_counter()
     report = load(Ingestor(assistant))  # incremental: a cached, current build is only checked
     elapsed = time.perf_counter() - started
+    # A corpus's manifest is not a document eka reads; any other failure leaves the corpus short.
+    failed = [f for f in report.files if f.status == "failed" and supported(Path(f.source))]
+    if failed:
+        assistant.close()
+        raise IncompleteCorpus(dataset, [f"{f.source}: {f.reason}" for f in failed])
     cached = marker.exists() and report.counts()["ingested"] == 0 and report.counts()["metadata"] == 0
     if cached:
         build_s = float(json.loads(marker.read_text())["index_build_s"])

@@ -10,9 +10,10 @@ import pytest
 from assistant.config import Settings
 from eval.baseline import BASELINES, measure, regressions
 from eval.configs import resolve
-from eval.datasets import load_beir
+from eval.datasets import QAEntry, QAItem, load_beir
 from eval.report import write
-from eval.runner import evaluate_beir
+from eval.runner import corpus_digest, evaluate_beir, evaluate_qa
+from eval.systems import IncompleteCorpus
 
 pytestmark = pytest.mark.integration
 
@@ -74,6 +75,23 @@ def test_beir_evaluation_compares_configs_and_caches_indexes(tmp_path: Path) -> 
     files = write(report, tmp_path / "out")
     assert {f.name for f in files} == {"report.json", "report.md", "recall_at_k.png"}
     assert (tmp_path / "out" / "recall_at_k.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_corpus_file_that_fails_to_ingest_stops_the_evaluation(tmp_path: Path) -> None:
+    """Scores over the rest of a corpus are not comparable with any other run: no report, a clear error."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "wheels.md").write_text("# Wheel nuts\n\nWheel nuts of the KV-4 van take 460 Nm.\n")
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.7\nthis is not a PDF body\n")
+    (corpus / "MANIFEST.sha256").write_text("0" * 64 + "  wheels.md\n")  # not a document: no failure
+    item = QAItem("q1", "identifier", "What torque for the KV-4 wheel nuts?", "460 Nm", True, "any")
+    item.relevant.append(QAEntry("wheels.md", None, None, "460 Nm"))
+    base = Settings(home=tmp_path / "home", _env_file=None)  # type: ignore[call-arg]
+    with pytest.raises(IncompleteCorpus, match=r"1 corpus file\(s\) failed to ingest.*broken\.pdf") as err:
+        evaluate_qa(
+            [item], corpus, corpus_digest(corpus), resolve("default", base), base, tmp_path / "c", "t"
+        )
+    assert err.value.failures and err.value.failures[0].startswith("broken.pdf: ")
 
 
 def test_sample_questions_do_not_regress() -> None:
