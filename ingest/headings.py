@@ -36,6 +36,26 @@ _DANGLING = frozenset(  # a title ending in one of these is a sentence wrapped o
 _TOC_TAIL = re.compile(r"(?:\.{3,}|(?:\s\.){3,}|\s[ivxlc]+|\s\d+(?:[.-]\d+)?)\s*$")
 
 
+def _sentence(words: list[str]) -> bool:
+    """A title that reads as a sentence: six words or more, ending in a full stop, mostly lower case.
+
+    "3. The availability of an autopilot or automatic flight control system for pilot relief." is a list
+    item; "4.2 Relationship between Probability and Severity of Failure Conditions." and "20. Operational
+    and maintenance considerations." are headings.
+    """
+    if len(words) < 6 or not words[-1].endswith(".") or words[-1].endswith(".."):
+        return False
+    content = [w for w in words[1:] if w.lower() not in _DANGLING and w[:1].isalpha()]
+    return sum(w[:1].isupper() for w in content) * 3 < len(content)
+
+
+def _capitals(line: str) -> bool:
+    """Whether a line's letters are all capitals ("1. SCOPE"): a heading, never a list item."""
+    title = line.split(maxsplit=1)[-1]
+    letters = [c for c in title if c.isalpha()]
+    return len(letters) >= 3 and all(c.isupper() for c in letters) and not any(c.isdigit() for c in title)
+
+
 @dataclass
 class HeadingTracker:
     """Tracks the current heading path while reading a document top to bottom.
@@ -47,6 +67,10 @@ class HeadingTracker:
 
     path: list[tuple[int, str]] = field(default_factory=list)  # (level, heading text)
     number: tuple[int, ...] = ()
+    # A numbered list inside a subsection ("1. Stabilize…", "2. Restrain…"): the last item's number, and the
+    # line that opened it, in case its first child ("1.1 …") shows that it was a heading after all.
+    list_at: int | None = None
+    list_opener: str = ""
 
     def section(self) -> tuple[str, ...]:
         """The current heading path, outermost first."""
@@ -87,11 +111,35 @@ class HeadingTracker:
         if sum(any(c.isdigit() for c in w) for w in words) >= 2:
             return False  # a table row such as "3 Front caliper 120 18 2.5"
         number = tuple(int(p) for p in match.group("num").split("."))
+        if len(number) == 1 and _sentence(words):
+            return False  # "3. The availability of an autopilot for pilot relief." — a list item
+        if self._list_item(number, line):
+            return False
         if not self._continues(number):
             return False
         self.number = number
         self.push(len(number), line)
         return True
+
+    def _list_item(self, new: tuple[int, ...], line: str) -> bool:
+        """Whether ``new`` numbers an item of a list inside a subsection rather than a heading.
+
+        A list restarting at 1 inside a subsection ("5.3.2.4" then "1.", "2.", "3.") would otherwise be read
+        as new chapters, and every real heading after it ("5.3.2.5") would then fail to continue them.
+        """
+        if new == (1,) and len(self.number) >= 2 and not _capitals(line):
+            self.list_at, self.list_opener = 1, line
+            return True
+        if self.list_at is not None:
+            if len(new) == 1 and 1 <= new[0] - self.list_at <= 2:
+                self.list_at = new[0]
+                return True
+            if self.list_at == 1 and len(new) == 2 and new[0] == 1 and new[1] <= 3:
+                # "1 Introduction" then "1.1 Scope": the list's opener was a heading
+                self.number = (1,)
+                self.push(1, self.list_opener)
+            self.list_at = None
+        return False
 
     def _continues(self, new: tuple[int, ...]) -> bool:
         current = self.number

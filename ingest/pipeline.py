@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 Status = Literal["ingested", "unchanged", "metadata", "failed", "removed"]
 
 # Bump when loaders or chunking change in a way that should re-chunk documents already ingested.
-PIPELINE_VERSION = "3"  # 3: PDF tables as whole rows, one "| cell |" row form for every format
+# 3: PDF tables as whole rows, one "| cell |" row form; 4: numbered lists are not headings
+PIPELINE_VERSION = "4"
 
 
 @dataclass

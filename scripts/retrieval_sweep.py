@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -112,7 +113,7 @@ def load(name: str, home: Path, candidates: int | None) -> Dataset:
         lexical = snapshot.lexical.search(text, depth, None, None)
         ds.queries.append(Query(qid, text, vector, dense, lexical, item))
     ds.fetch({int(r) for q in ds.queries for run in (q.dense, q.lexical) for r in run[0].tolist()})
-    ds.docs = {s.document.doc_id: s.document for s in ds.system.assistant.retriever.store.documents()}
+    ds.docs = {s.document.doc_id: s.document for s in ds.system.assistant.store.documents()}
     return ds
 
 
@@ -408,6 +409,15 @@ def variants() -> dict[str, Callable[[Dataset, Query], Ranked]]:
         "heading cosine (mm) top20 w0.2": rerank(f_heading(False), 0.2, 20, True),
         "heading or title cosine (mm) top20 w0.2": rerank(f_heading(True), 0.2, 20, True),
         "heading cosine within document w0.2": within_document(f_heading(False), 0.2),
+        **{
+            f"heading cosine within document w{w}": within_document(f_heading(False), w)
+            for w in (0.1, 0.3, 0.5, 1.0)
+        },
+        **{
+            f"heading cosine within document w{w} top{d}": within_document(f_heading(False), w, d)
+            for w in (0.2, 0.3, 0.5)
+            for d in (10, 30)
+        },
     }
     return v
 
@@ -420,7 +430,9 @@ def main() -> None:
     parser.add_argument("--bm25", default="1.2/0.75", help="comma-separated k1/b pairs for the default")
     parser.add_argument("--only", default="", help="comma-separated variant names (default: all)")
     parser.add_argument("--per-query", action="store_true", help="list questions whose nDCG@10 changed")
+    parser.add_argument("--dump", type=Path, help="write every variant's per-question nDCG@10 here (JSON)")
     args = parser.parse_args()
+    dumped: dict[str, dict[str, float]] = {}
     chosen = variants()
     if args.only:
         chosen = {k: chosen[k] for k in args.only.split(",")}
@@ -434,6 +446,7 @@ def main() -> None:
                 if pair != "1.2/0.75" and label != "default":
                     continue
                 m, per_query = evaluate(ds, ranker)
+                dumped[f"{name} {pair} {label}"] = per_query
                 print(
                     f"{name:14s} bm25 {pair:9s} {label:42s} ndcg@10 {m['ndcg@10']:.3f} r@1 {m['recall@1']:.3f}"
                     f" r@5 {m['recall@5']:.3f} r@10 {m['recall@10']:.3f} mrr@10 {m['mrr@10']:.3f}",
@@ -445,6 +458,8 @@ def main() -> None:
                     for qid, value in sorted(per_query.items()):
                         if abs(value - baseline.get(qid, 0.0)) > 1e-9:
                             print(f"    {qid}: {baseline.get(qid, 0.0):.3f} -> {value:.3f}")
+    if args.dump:
+        args.dump.write_text(json.dumps(dumped, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
