@@ -16,7 +16,7 @@ from assistant.index.searcher import EmbeddedSearcher
 from assistant.pg.db import shared
 from assistant.pg.search import PgSearcher, PgSearchParams
 from assistant.pg.store import PgStore
-from assistant.rerank import make_reranker
+from assistant.rerank import make_reranker, stored_vectors
 from assistant.retrieval import RetrievalParams, Retriever
 from assistant.searcher import Searcher
 from assistant.sqlite_store import SQLiteStore
@@ -129,10 +129,11 @@ def build_assistant(settings: Settings, embedder: SentenceTransformerEmbedder | 
         prf_lexical_weight=settings.prf_lexical_weight,
         rerank_depth=settings.rerank_depth,
         rerank_weight=settings.rerank_weight,
+        rerank_scope=settings.rerank_scope,
         max_per_page=settings.max_per_page,
     )
     try:
-        reranker = make_reranker(settings.reranker, embedder)
+        reranker = make_reranker(settings.reranker, embedder, stored_vectors(store, embedder.model_id))
     except ValueError as err:
         raise ConfigError(str(err)) from err
     retriever = Retriever(searcher, embedder, params, reranker)

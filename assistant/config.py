@@ -80,14 +80,21 @@ class Settings(BaseSettings):
     dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of dense scores in min-max fusion.")
     rrf_k: int = Field(60, ge=1)
     reranker: str = Field(
-        "none",
-        description="Reranker of the fused candidates: none (default; measured no gain on the dev sets, "
-        "docs/retrieval-quality.md), late-interaction (MaxSim over the model's token vectors, one encoder "
-        "pass over rerank_depth candidates per query), heading (query-section heading cosine, heading "
-        "vectors cached) or coverage (share of the query's content words).",
+        "heading",
+        description="Reranker of the fused candidates: heading (default: cosine of the query and each "
+        "passage's section heading, heading vectors computed at ingest; docs/retrieval-quality.md), none, "
+        "late-interaction (MaxSim over the model's token vectors, one encoder pass over rerank_depth "
+        "candidates per query) or coverage (share of the query's content words).",
     )
     rerank_depth: int = Field(20, ge=1, le=1000, description="Fused candidates the reranker sees.")
-    rerank_weight: float = Field(0.5, ge=0.0, le=1.0, description="Reranker share of the final score.")
+    rerank_weight: float = Field(
+        1 / 3, ge=0.0, le=1.0, description="Reranker share of the final score (the rest: the fused score)."
+    )
+    rerank_scope: Literal["results", "document"] = Field(
+        "document",
+        description="document: a passage moves only among its own document's places in the reranked head; "
+        "results: the head is sorted by the blended score.",
+    )
     prf_docs: int = Field(0, ge=0, le=100, description="Pseudo-relevance feedback depth (0 = off).")
     prf_dense_weight: float = Field(0.5, ge=0.0, le=10.0, description="Rocchio feedback weight.")
     prf_terms: int = Field(0, ge=0, le=100, description="Expansion terms added to the BM25 query (0 = off).")

@@ -3,19 +3,22 @@
 No cross-encoder ships with weights on PyPI today; when one does, it drops in here as another ``Reranker``.
 What is available offline is measured in the evaluation (see docs/retrieval-quality.md):
 
+- ``heading`` (the default): cosine between the query vector and the vector of each candidate's innermost
+  section heading (0 for a passage without one), blended with the fused score. Heading vectors are computed at
+  ingest into the embedding cache, so a search costs one dot product per candidate; a heading the cache lacks
+  (a store ingested before pipeline 5, another model) is encoded once and kept in memory. By default it only
+  reorders passages among their own document's places (``rerank_scope=document``): it picks the section of a
+  document that answers the question, and never lets a heading lift another document over the first stage's
+  choice. Measured in docs/retrieval-quality.md (issue 12, follow-up 2).
 - ``late-interaction``: ColBERT-style MaxSim between the query's and each candidate's token vectors from the
   embedding model itself (computed on the fly for the candidates: an encoder pass over them per query, about
   97 % of a search's time). Not the default since issue 12: on the dev sets it did not pay for that pass.
-- ``heading``: cosine between the query vector and the vector of each candidate's innermost section heading
-  (0 for a passage without one); heading vectors are computed on first sight and kept in a small cache.
-  Measured (docs/retrieval-quality.md, issue 12 item 3 follow-up): it lifts the samples but not engdocs-dev or
-  SciFact train, and a cold cache costs an encoder pass over up to ``rerank_depth`` headings; not the default.
 - ``coverage``: the share of the query's content words in each passage (no model); not the default.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -23,6 +26,7 @@ import numpy as np
 from assistant.citations import content_words
 from assistant.embedding import Embedder, SentenceTransformerEmbedder
 from assistant.lru import SizedLRU
+from assistant.passages import text_hash
 from assistant.relevance import coverage
 from assistant.types import SECTION_SEPARATOR
 
@@ -112,20 +116,44 @@ def passage_heading(passage: str) -> str:
     return section.rsplit(SECTION_SEPARATOR, 1)[-1].strip()
 
 
+VectorLookup = Callable[[Sequence[str]], dict[str, np.ndarray]]  # texts -> the vectors known for them
+
+
+class VectorCache(Protocol):
+    """The part of a store that holds the embedding cache (both backends)."""
+
+    def cached_vectors(self, model_id: str, text_hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        """Vectors cached for these text hashes with this model (hashes with none are left out)."""
+        ...
+
+
+def stored_vectors(store: VectorCache, model_id: str) -> VectorLookup:
+    """Looks texts up in a store's embedding cache, where ingest puts every section heading's vector."""
+
+    def lookup(texts: Sequence[str]) -> dict[str, np.ndarray]:
+        by_hash = {text_hash(t): t for t in texts}
+        return {by_hash[h]: v for h, v in store.cached_vectors(model_id, by_hash).items()}
+
+    return lookup
+
+
 class HeadingReranker:
     """Cosine between the query vector and each passage's innermost heading (``passage_heading``).
 
-    The query vector comes from the embedder's query cache (the search has just computed it); a heading seen
-    for the first time costs one short encoder input, batched with the others of the same query, and is then
-    kept (``HEADING_CACHE_ENTRIES``). A passage without a heading scores 0.
+    The query vector comes from the embedder's query cache (the search has just computed it). Heading vectors
+    come from memory, then from ``stored`` (the store's embedding cache, filled at ingest), and only then from
+    the encoder, in one batch per query; either way they are kept in memory (``HEADING_CACHE_ENTRIES``). A
+    passage without a heading scores 0.
     """
 
-    def __init__(self, embedder: Embedder) -> None:
+    def __init__(self, embedder: Embedder, stored: VectorLookup | None = None) -> None:
         self.embedder = embedder
+        self.stored = stored
         self.model_id = f"heading-similarity:{embedder.model_id}"
         self._vectors = SizedLRU[str, np.ndarray](
             HEADING_CACHE_ENTRIES, HEADING_CACHE_BYTES, lambda text, vector: 64 + len(text) + vector.nbytes
         )
+        self.encoded = 0  # headings that had to go through the encoder (none, when ingest stored them all)
 
     def score(self, query: str, passages: Sequence[str]) -> list[float]:
         if not passages:
@@ -133,7 +161,13 @@ class HeadingReranker:
         headings = [passage_heading(p) for p in passages]
         known = {h: v for h in set(headings) if h and (v := self._vectors.get(h)) is not None}
         missing = [h for h in dict.fromkeys(headings) if h and h not in known]
+        if missing and self.stored is not None:
+            for heading, vector in self.stored(missing).items():
+                self._vectors.put(heading, vector)
+                known[heading] = vector
+            missing = [h for h in missing if h not in known]
         if missing:
+            self.encoded += len(missing)
             for heading, row in zip(missing, self.embedder.embed_passages(missing), strict=True):
                 vector = row.copy()  # not a view that keeps the whole batch alive in the cache
                 self._vectors.put(heading, vector)
@@ -142,8 +176,10 @@ class HeadingReranker:
         return [float(np.dot(known[h], vector)) if h else 0.0 for h in headings]
 
 
-def make_reranker(name: str, embedder: SentenceTransformerEmbedder) -> Reranker | None:
-    """The reranker called ``name`` (``none`` gives None).
+def make_reranker(
+    name: str, embedder: SentenceTransformerEmbedder, stored: VectorLookup | None = None
+) -> Reranker | None:
+    """The reranker called ``name`` (``none`` gives None); ``stored`` looks up vectors computed at ingest.
 
     Raises:
         ValueError: an unknown name.
@@ -155,5 +191,5 @@ def make_reranker(name: str, embedder: SentenceTransformerEmbedder) -> Reranker 
     if name == "coverage":
         return CoverageReranker()
     if name == "heading":
-        return HeadingReranker(embedder)
+        return HeadingReranker(embedder, stored)
     raise ValueError(f"unknown reranker {name!r}; choose none, coverage, heading or late-interaction")

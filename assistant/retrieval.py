@@ -27,6 +27,7 @@ from assistant.types import Chunk, Document, Hit, Principal, SearchMode
 log = logging.getLogger(__name__)
 
 Fusion = Literal["minmax", "rrf"]
+RerankScope = Literal["results", "document"]
 
 
 def fuse_minmax(runs: list[tuple[np.ndarray, np.ndarray]], weights: list[float]) -> dict[int, float]:
@@ -68,6 +69,10 @@ class RetrievalParams:
     prf_lexical_weight: float = 0.3  # weight of the expansion terms against the original query
     rerank_depth: int = 30
     rerank_weight: float = 1.0  # 1 = reranker score alone; below 1 blends in the first-stage score
+    # "results": the reranked head is sorted by the blended score; "document": a passage moves only among the
+    # places its own document's passages hold in the head, so the reranker orders sections within a document
+    # and never lets one document's section outrank another document (docs/retrieval-quality.md).
+    rerank_scope: RerankScope = "results"
     max_per_page: int = 0  # diversify: later chunks of an already-listed page or section go after the rest
 
 
@@ -270,6 +275,8 @@ class Retriever:
         if weight < 1.0:  # blend with the first-stage score, both min-max normalised over the head
             first = np.asarray([score for _, score in head], dtype=np.float64)
             scores = weight * _minmax(scores) + (1.0 - weight) * _minmax(first)
+        if self.params.rerank_scope == "document":
+            return self._within_documents(chunks, head, scores.tolist()) + ranked[len(head) :]
         reordered = sorted(
             zip([row for row, _ in head], scores.tolist(), strict=True), key=lambda item: -item[1]
         )
@@ -277,6 +284,23 @@ class Retriever:
         # Candidates below the reranked head keep their order, below every reranked score.
         tail = [(row, floor - 1.0 - i) for i, (row, _) in enumerate(ranked[len(head) :])]
         return reordered + tail
+
+    @staticmethod
+    def _within_documents(
+        chunks: dict[int, Chunk], head: list[tuple[int, float]], scores: list[float]
+    ) -> list[tuple[int, float]]:
+        """``head`` with each document's passages re-sorted by ``scores`` among that document's own places;
+        each place keeps its first-stage score, so the order of documents and the scores do not change."""
+        places: dict[str, list[int]] = {}
+        for i, (row, _) in enumerate(head):
+            chunk = chunks.get(row)
+            places.setdefault(chunk.doc_id if chunk else f"#{row}", []).append(i)
+        out = list(head)
+        for slots in places.values():
+            by_score = sorted(slots, key=lambda i: -scores[i])
+            for slot, i in zip(slots, by_score, strict=True):
+                out[slot] = (head[i][0], head[slot][1])
+        return out
 
     @staticmethod
     def _hits(

@@ -40,7 +40,9 @@ BUILTIN: dict[str, EvalConfig] = {
     "dense": EvalConfig("dense", mode="dense", overrides={"reranker": "none"}),
     "hybrid": EvalConfig("hybrid", mode="hybrid", overrides={"reranker": "none"}),
     "hybrid+rerank": EvalConfig(
-        "hybrid+rerank", mode="hybrid", overrides={"reranker": "late-interaction", "rerank_weight": 1.0}
+        "hybrid+rerank",
+        mode="hybrid",
+        overrides={"reranker": "late-interaction", "rerank_weight": 1.0, "rerank_scope": "results"},
     ),
     "langchain-naive": EvalConfig("langchain-naive", kind="langchain"),
 }

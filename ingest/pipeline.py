@@ -26,6 +26,7 @@ from assistant.app import Assistant
 from assistant.errors import EkaError
 from assistant.passages import passage_text, text_hash
 from assistant.pg.store import PgStore
+from assistant.rerank import passage_heading
 from assistant.store import StoredDocument
 from assistant.types import PUBLIC_GROUP, Chunk, Document
 from ingest.acl import read_access_list
@@ -39,8 +40,9 @@ log = logging.getLogger(__name__)
 Status = Literal["ingested", "unchanged", "metadata", "failed", "removed"]
 
 # Bump when loaders or chunking change in a way that should re-chunk documents already ingested.
-# 3: PDF tables as whole rows, one "| cell |" row form; 4: numbered lists are not headings
-PIPELINE_VERSION = "4"
+# 3: PDF tables as whole rows, one "| cell |" row form; 4: numbered lists are not headings;
+# 5: the passage carries the innermost heading only, and each heading's vector is cached for the reranker
+PIPELINE_VERSION = "5"
 
 
 @dataclass
@@ -518,8 +520,18 @@ class Ingestor:
             hashes = [h for p in batch for h in p.hashes]
             cached = self.store.cached_vectors(embedder.model_id, hashes)
             todo = {h: t for p in batch for h, t in zip(p.hashes, p.passages, strict=True) if h not in cached}
+            # Each distinct section heading gets a vector too, for the heading reranker (assistant/rerank.py):
+            # a short input per section, cached like a passage, so a search never encodes one.
+            headings = {text_hash(t): t for p in batch for t in map(passage_heading, p.passages) if t}
+            known = self.store.cached_vectors(embedder.model_id, headings)
+            heading_todo = {h: t for h, t in headings.items() if h not in known and h not in todo}
             started = time.perf_counter()
             embedded = embedder.embed_passages(list(todo.values()), progress=progress.chunks_embedded)
+            if heading_todo:
+                heading_vectors = embedder.embed_passages(list(heading_todo.values()))
+                self.store.put_vectors(
+                    embedder.model_id, dict(zip(heading_todo, heading_vectors, strict=True))
+                )
             report.embed_s += time.perf_counter() - started
             vectors = dict(zip(todo, embedded, strict=True))
         except (EkaError, ValueError, RuntimeError, MemoryError) as err:

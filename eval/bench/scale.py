@@ -161,11 +161,15 @@ class PoolEmbedder(SentenceTransformerEmbedder):
     def __init__(self, settings: Settings) -> None:
         super().__init__(model_spec(settings.embedding_model), settings.device, settings.embed_batch_size)
         self.pool: Pool | None = None  # until it is set, every passage goes to the model
-        self.synthetic = 0
+        self._by_heading: dict[str, int] | None = None
+        self.synthetic = 0  # synthetic passages given pool vectors
+        self.headings = 0  # synthetic section headings given pool vectors
 
     def _pool_vector(self, passage: str) -> np.ndarray | None:
         if self.pool is None:
             return None
+        if "\n" not in passage and (numbered := SECTION_NUMBER.match(passage)):
+            return self._heading_vector(passage, passage[numbered.end() :])
         head = passage.split("\n", 1)[0]
         doc = DOC_NUMBER.search(head)
         section = SECTION_NUMBER.match(head.rsplit(SECTION_SEPARATOR, 1)[-1].rsplit(" | ", 1)[-1])
@@ -177,6 +181,20 @@ class PoolEmbedder(SentenceTransformerEmbedder):
         base = self.pool.vectors[self.pool.pick(int(doc.group(1)), number)]
         noise = np.random.default_rng(seed).standard_normal(base.shape[0]).astype(np.float32)
         vector = base + NOISE * noise / np.linalg.norm(noise)
+        return np.asarray(vector / np.linalg.norm(vector), dtype=np.float32)
+
+    def _heading_vector(self, heading: str, title: str) -> np.ndarray | None:
+        """A synthetic section heading ("17. <a pool passage's heading>", which ingest embeds for the heading
+        reranker): the vector of a pool passage with that heading, plus noise seeded by the heading."""
+        assert self.pool is not None
+        if self._by_heading is None:
+            self._by_heading = {h: i for i, h in enumerate(self.pool.headings)}
+        index = self._by_heading.get(title)
+        if index is None:
+            return None
+        seed = int.from_bytes(hashlib.blake2b(heading.encode(), digest_size=8).digest(), "little")
+        noise = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
+        vector = self.pool.vectors[index] + NOISE * noise / np.linalg.norm(noise)
         return np.asarray(vector / np.linalg.norm(vector), dtype=np.float32)
 
     def embed_passages(
@@ -191,7 +209,10 @@ class PoolEmbedder(SentenceTransformerEmbedder):
                 real.append(i)
             else:
                 out[i] = vector
-        self.synthetic += len(texts) - len(real)
+        model = set(real)
+        headings = sum(1 for i, t in enumerate(texts) if "\n" not in t and i not in model)
+        self.synthetic += len(texts) - len(real) - headings
+        self.headings += headings
         if real:
             out[real] = super().embed_passages([texts[i] for i in real])
         if progress is not None:
@@ -506,7 +527,7 @@ def build(
     if isinstance(assistant.searcher, PgSearcher):  # a bulk load: the HNSW index is built once, after it
         assistant.searcher.drop_index()
     try:
-        before = embedder.synthetic
+        before, before_headings = embedder.synthetic, embedder.headings
         with peak_rss() as memory:
             report = Ingestor(assistant).run([home / "corpus"])
         counts = report.counts()
@@ -519,6 +540,7 @@ def build(
             "ingest_seconds": round(report.wall_s, 1),
             "of_which_index_build_seconds": round(report.index_s, 1),
             "vectors_from_pool": embedder.synthetic - before,
+            "heading_vectors_from_pool": embedder.headings - before_headings,
             "peak_rss_during_build_mb": round(memory["peak_mb"]),
             "store_mb": round(sum(_size_mb(p) for p in settings.home.glob("eka.sqlite3*")), 1),
             "index_mb": round(_size_mb(settings.index_dir), 1),

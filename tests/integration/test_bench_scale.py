@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from assistant.config import Settings
+from assistant.rerank import passage_heading
 from assistant.sqlite_store import SQLiteStore
 from eval.bench import scale
 from tests.conftest import SAMPLES
@@ -46,6 +47,11 @@ def test_the_corpus_is_ingested_with_pool_vectors_and_its_access_lists(
     assert built["vectors_from_pool"] == built["chunks"]
     store = SQLiteStore(Settings(home=work / "300" / "eka", _env_file=None).store_path)  # type: ignore[call-arg]
     try:
+        # So did every numbered section heading (ingest embeds headings for the heading reranker).
+        headings = {passage_heading(p) for p in store.index_rows().passages}
+        # (the benchmark's uploads, made after the build, are real text for the real model)
+        numbered = {h for h in headings if scale.SECTION_NUMBER.match(h) and "Bench upload" not in h}
+        assert numbered and built["heading_vectors_from_pool"] == len(numbered)
         acls = {s.document.title.rsplit(" ", 1)[-1]: s.document.acl for s in store.documents()}
         metadata = {s.document.title.rsplit(" ", 1)[-1]: s.document.metadata for s in store.documents()}
     finally:

@@ -35,7 +35,7 @@ def test_default_search_lists_distinct_pages_first(ingested_samples: Assistant) 
     keys = [(h.chunk.doc_id, h.chunk.page or h.chunk.section) for h in hits]
     assert len(set(keys)) == len(keys)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    assert hits[0].retriever == "fused"  # no reranker by default (docs/retrieval-quality.md, issue 12)
+    assert hits[0].retriever == "reranked"  # the heading reranker (docs/retrieval-quality.md, issue 12)
 
 
 def test_late_interaction_rerank_is_still_an_option(make_assistant: Callable[..., Assistant]) -> None:
@@ -64,6 +64,8 @@ def test_default_search_runs_the_encoder_once_per_query(
     for mode in ("hybrid", "lexical", "dense", "hybrid"):
         assert assistant.retriever.search("caliper carrier bolt torque", reader, k=5, mode=mode)  # type: ignore[arg-type]
     assert calls == [1]  # the first search encodes the query; relevance and later searches reuse its vector
+    # The heading reranker found every heading's vector in the store (ingest put them there).
+    assert assistant.retriever.reranker.encoded == 0  # type: ignore[union-attr]
 
 
 def test_every_second_stage_keeps_access_control(
@@ -74,7 +76,12 @@ def test_every_second_stage_keeps_access_control(
     (root / "open.md").write_text("# Pads\n\nBrake pads must be replaced below 2 mm of lining.\n")
     (root / "secret.md").write_text("# Pads (restricted)\n\nBrake pad supplier price is 4.10 EUR per pad.\n")
     (root / "secret.md.meta.yaml").write_text("acl: [purchasing]\n")
-    for overrides in ({"reranker": "late-interaction"}, {"prf_docs": 2, "prf_terms": 5}, {"max_per_page": 1}):
+    for overrides in (
+        {"reranker": "late-interaction"},
+        {"rerank_scope": "results"},
+        {"prf_docs": 2, "prf_terms": 5},
+        {"max_per_page": 1},
+    ):
         assistant = make_assistant(f"home-{len(overrides)}-{next(iter(overrides))}", **overrides)
         Ingestor(assistant).run([root])
         for mode in ("hybrid", "dense", "lexical"):

@@ -17,8 +17,9 @@ def test_file_hash_is_sha256_of_bytes(tmp_path: Path) -> None:
     assert file_sha256(file) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
 
-def test_passage_text_puts_title_and_section_first() -> None:
-    assert passage_text("Spec", "4 A > 4.1 B", "body") == "Spec | 4 A > 4.1 B\nbody"
+def test_passage_text_puts_title_and_innermost_heading_first() -> None:
+    assert passage_text("Spec", "4 A > 4.1 B", "body") == "Spec | 4.1 B\nbody"
+    assert passage_text(None, "4 A", "body") == "4 A\nbody"
     assert passage_text(None, None, "body") == "body"
     assert text_hash("x") == text_hash("x") != text_hash("y")
 
