@@ -225,7 +225,9 @@ class Retriever:
     def _combine(self, runs: list[Run], mode: SearchMode) -> list[tuple[int, float]]:
         if mode != "hybrid":
             ids, scores = runs[0]
-            return list(zip(ids.tolist(), scores.tolist(), strict=True))
+            # Exact ties go by row id, as in fusion: each backend orders its own ties differently.
+            ranked = zip(ids.tolist(), scores.tolist(), strict=True)
+            return sorted(ranked, key=lambda item: (-item[1], item[0]))
         weights = [self.params.dense_weight, 1.0 - self.params.dense_weight]
         if self.params.fusion == "rrf":
             fused = fuse_rrf(runs, weights, self.params.rrf_k)
