@@ -517,14 +517,13 @@ class Ingestor:
         vectors: dict[str, np.ndarray] = {}
         failed: str | None = None
         try:
-            hashes = [h for p in batch for h in p.hashes]
-            cached = self.store.cached_vectors(embedder.model_id, hashes)
-            todo = {h: t for p in batch for h, t in zip(p.hashes, p.passages, strict=True) if h not in cached}
             # Each distinct section heading gets a vector too, for the heading reranker (assistant/rerank.py):
             # a short input per section, cached like a passage, so a search never encodes one.
             headings = {text_hash(t): t for p in batch for t in map(passage_heading, p.passages) if t}
-            known = self.store.cached_vectors(embedder.model_id, headings)
-            heading_todo = {h: t for h, t in headings.items() if h not in known and h not in todo}
+            hashes = [h for p in batch for h in p.hashes]
+            cached = self.store.cached_vectors(embedder.model_id, [*hashes, *headings])
+            todo = {h: t for p in batch for h, t in zip(p.hashes, p.passages, strict=True) if h not in cached}
+            heading_todo = {h: t for h, t in headings.items() if h not in cached and h not in todo}
             started = time.perf_counter()
             embedded = embedder.embed_passages(list(todo.values()), progress=progress.chunks_embedded)
             if heading_todo:

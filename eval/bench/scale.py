@@ -52,7 +52,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,11 @@ class Pool:
     texts: list[str]
     vectors: np.ndarray
 
+    @cached_property
+    def by_heading(self) -> dict[str, int]:
+        """The index of a pool passage by its heading (the last passage of those that share one)."""
+        return {h: i for i, h in enumerate(self.headings)}
+
     def pick(self, doc_no: int, section: int) -> int:
         """The pool passage of a document's section (a stable hash: writer and embedder agree)."""
         digest = hashlib.blake2b(f"{doc_no}:{section}".encode(), digest_size=8).digest()
@@ -151,6 +156,13 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() and c != "\ufffd" else " " for c in text)
 
 
+def _noisy(base: np.ndarray, seed: int) -> np.ndarray:
+    """``base`` plus Gaussian noise of norm ``NOISE`` seeded by ``seed``, normalised."""
+    noise = np.asarray(np.random.default_rng(seed).standard_normal(base.shape[0]), dtype=np.float32)
+    vector = base + NOISE * noise / np.linalg.norm(noise)
+    return np.asarray(vector / np.linalg.norm(vector), dtype=np.float32)
+
+
 class PoolEmbedder(SentenceTransformerEmbedder):
     """The real model for queries and for any other text; pool vectors plus noise for synthetic passages.
 
@@ -161,41 +173,30 @@ class PoolEmbedder(SentenceTransformerEmbedder):
     def __init__(self, settings: Settings) -> None:
         super().__init__(model_spec(settings.embedding_model), settings.device, settings.embed_batch_size)
         self.pool: Pool | None = None  # until it is set, every passage goes to the model
-        self._by_heading: dict[str, int] | None = None
         self.synthetic = 0  # synthetic passages given pool vectors
         self.headings = 0  # synthetic section headings given pool vectors
 
     def _pool_vector(self, passage: str) -> np.ndarray | None:
         if self.pool is None:
             return None
+        seed = int.from_bytes(hashlib.blake2b(passage.encode(), digest_size=8).digest(), "little")
         if "\n" not in passage and (numbered := SECTION_NUMBER.match(passage)):
-            return self._heading_vector(passage, passage[numbered.end() :])
+            # A synthetic section heading ("17. <a pool passage's heading>"), which ingest embeds for the
+            # heading reranker: the vector of the pool passage with that heading, plus noise.
+            index = self.pool.by_heading.get(passage[numbered.end() :])
+            if index is None:
+                return None
+            self.headings += 1
+            return _noisy(self.pool.vectors[index], seed)
         head = passage.split("\n", 1)[0]
         doc = DOC_NUMBER.search(head)
         section = SECTION_NUMBER.match(head.rsplit(SECTION_SEPARATOR, 1)[-1].rsplit(" | ", 1)[-1])
         if doc is None:
             return None
-        seed = int.from_bytes(hashlib.blake2b(passage.encode(), digest_size=8).digest(), "little")
         # A chunk without its section number (a parser's choice) still gets a pool vector, by its text.
         number = int(section.group(1)) if section is not None else SECTIONS + 1 + seed % 997
-        base = self.pool.vectors[self.pool.pick(int(doc.group(1)), number)]
-        noise = np.random.default_rng(seed).standard_normal(base.shape[0]).astype(np.float32)
-        vector = base + NOISE * noise / np.linalg.norm(noise)
-        return np.asarray(vector / np.linalg.norm(vector), dtype=np.float32)
-
-    def _heading_vector(self, heading: str, title: str) -> np.ndarray | None:
-        """A synthetic section heading ("17. <a pool passage's heading>", which ingest embeds for the heading
-        reranker): the vector of a pool passage with that heading, plus noise seeded by the heading."""
-        assert self.pool is not None
-        if self._by_heading is None:
-            self._by_heading = {h: i for i, h in enumerate(self.pool.headings)}
-        index = self._by_heading.get(title)
-        if index is None:
-            return None
-        seed = int.from_bytes(hashlib.blake2b(heading.encode(), digest_size=8).digest(), "little")
-        noise = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
-        vector = self.pool.vectors[index] + NOISE * noise / np.linalg.norm(noise)
-        return np.asarray(vector / np.linalg.norm(vector), dtype=np.float32)
+        self.synthetic += 1
+        return _noisy(self.pool.vectors[self.pool.pick(int(doc.group(1)), number)], seed)
 
     def embed_passages(
         self, texts: Sequence[str], progress: Callable[[int], Any] | None = None
@@ -209,10 +210,6 @@ class PoolEmbedder(SentenceTransformerEmbedder):
                 real.append(i)
             else:
                 out[i] = vector
-        model = set(real)
-        headings = sum(1 for i, t in enumerate(texts) if "\n" not in t and i not in model)
-        self.synthetic += len(texts) - len(real) - headings
-        self.headings += headings
         if real:
             out[real] = super().embed_passages([texts[i] for i in real])
         if progress is not None:
