@@ -104,7 +104,14 @@ def build_assistant(settings: Settings, embedder: SentenceTransformerEmbedder | 
             spec.dim,
             spec.model_id,
             embedder.embed_passages,
-            PgSearchParams(k1=settings.bm25_k1, b=settings.bm25_b),
+            PgSearchParams(
+                k1=settings.bm25_k1,
+                b=settings.bm25_b,
+                ef_search=settings.pg_ef_search,
+                hnsw_m=settings.pg_hnsw_m,
+                ef_construction=settings.pg_hnsw_ef_construction,
+                build_memory=settings.pg_build_memory,
+            ),
             store,
         )
     else:

@@ -102,6 +102,25 @@ class Settings(BaseSettings):
     max_per_page: int = Field(1, ge=0, le=100, description="Chunks per page/section before others (0 = off).")
     bm25_k1: float = Field(1.2, gt=0.0, le=10.0, description="BM25 term-frequency saturation.")
     bm25_b: float = Field(0.75, ge=0.0, le=1.0, description="BM25 length normalisation.")
+    pg_hnsw_m: int = Field(
+        32,
+        ge=4,
+        le=100,
+        description="PostgreSQL: links per node of the HNSW index (a new value takes effect when the index "
+        "is built again: `eka index rebuild`).",
+    )
+    pg_hnsw_ef_construction: int = Field(
+        200, ge=16, le=1000, description="PostgreSQL: the HNSW index's candidate list while it is built."
+    )
+    pg_build_memory: str = Field(
+        "2GB",
+        pattern=r"^[0-9]+(kB|MB|GB)$",
+        description="PostgreSQL: maintenance_work_mem while the HNSW index is built (the graph must fit: "
+        "about 1.5 GB per million 384-dimensional chunks at m = 32, 2 GB at m = 48).",
+    )
+    pg_ef_search: int = Field(
+        800, ge=10, le=1000, description="PostgreSQL: the HNSW candidate list of a search (at least k)."
+    )
     default_groups: str = Field("public", description="Groups used by the CLI when --groups is not given.")
 
     # Answering (assistant.answering) and its generators (assistant.generation)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import psycopg
 
+from assistant.pg import pack
 from assistant.tokenize import tokenize
 
 SEPARATOR = "\x1f"  # between the terms of one postings insert
@@ -90,6 +91,7 @@ def index_tokens(
         ),
     )
     _add_term_stats(conn, acl, frequency)
+    pack.mark_dead(conn, row_ids)  # a re-indexed row of a pack is read from here now
     conn.execute(
         "INSERT INTO acl_stats (acl_id, chunks, tokens) VALUES (%s, %s, %s) ON CONFLICT (acl_id) DO UPDATE"
         " SET chunks = acl_stats.chunks + EXCLUDED.chunks, tokens = acl_stats.tokens + EXCLUDED.tokens",
@@ -102,6 +104,7 @@ def unindex_chunks(conn: psycopg.Connection, row_ids: Sequence[int]) -> None:
     if not row_ids:
         return
     ids = list(row_ids)
+    pack.mark_dead(conn, ids)  # before the rows go: a pack's readers skip them from now on
     for acl, count, tokens in conn.execute(
         "SELECT acl_id, count(*), coalesce(sum(length), 0) FROM chunks"
         " WHERE row_id = ANY(%s) GROUP BY acl_id",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from psycopg import sql
 from assistant.errors import ConfigError
 from assistant.filters import Filters, matches
 from assistant.lru import SizedLRU
+from assistant.pg import pack
 from assistant.pg.db import READER_ROLE, Database
 from assistant.searcher import Run
 from assistant.store import Store
@@ -54,6 +56,8 @@ class PgSearchParams:
     # reader of everything 0.875 at 400 with m=16; with m=32, ef_construction=200: 0.93-0.94 at 400, 1.0
     # at 800.
     ef_search: int = 800
+    hnsw_m: int = 32  # links per node when the index is built (a denser graph: better recall, longer build)
+    ef_construction: int = 200
     exact_rows: int = 20_000  # a caller who may read fewer rows gets an exact vector scan of them
     # Rows inserted since the HNSW index was built are also scanned exactly while there are at most this
     # many of them (beyond that, rebuild the index: `eka index rebuild`).
@@ -62,6 +66,11 @@ class PgSearchParams:
     # maintenance_work_mem while the HNSW index is built: a graph that does not fit is built far slower
     # (about 1.5 GB at 1M chunks of 384 dimensions with m = 32).
     build_memory: str = "2GB"
+    # Packed postings (assistant/pg/pack.py): a caller who may read at least ``pack_rows`` rows sums BM25
+    # from the pack; a narrower one reads its own postings in SQL. A store of fewer rows gets no pack.
+    # ``refresh`` rebuilds the pack when more than ``repack_rows`` rows are above its watermark or dead.
+    pack_rows: int = 50_000
+    repack_rows: int = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +117,7 @@ class PgView:
         doc_keys: DocFilter | None,
         population: tuple[int, int],
         fresh_above: int | None = None,
+        lexical_pack: tuple[int, int, int, bool] | None = None,
     ) -> None:
         self._conn = conn
         self._searcher = searcher
@@ -115,6 +125,8 @@ class PgView:
         self._acls = acls
         self._doc_keys = doc_keys  # None: no metadata filter
         self._fresh_above = fresh_above  # rows above this id are scanned exactly beside HNSW (None: no scan)
+        # (pack, watermark, slots, rows above the watermark) of the packed postings, None: no pack
+        self._pack = lexical_pack
         self._size, tokens = population
         self._avg_length = tokens / self._size if self._size else 0.0
 
@@ -218,6 +230,8 @@ class PgView:
             norm0=k1 * (1 - b),
             norm1=k1 * b / self._avg_length,
         )
+        if self._pack is not None and self._size >= self._searcher.params.pack_rows:
+            return self._lexical_packed(self._pack, where, params)
         scored = sql.SQL(
             "SELECT row_id, sum(q.w * tf / (tf + %(norm0)s + %(norm1)s * length)) AS score"
             " FROM unnest(%(terms)s::text[], %(w)s::float8[]) AS q(term, w)"
@@ -225,6 +239,70 @@ class PgView:
             " GROUP BY row_id ORDER BY score DESC, row_id LIMIT %(k)s"
         ).format(where)
         return _run(self._conn.execute(scored, params).fetchall())
+
+    def _lexical_packed(
+        self, packed: tuple[int, int, int, bool], where: sql.Composable, params: dict[str, Any]
+    ) -> Run:
+        """BM25 summed in numpy over the pack's blocks of the readable access lists, with the rows above its
+        watermark and its dead rows scored in SQL from ``postings``: the same scores as the SQL aggregate."""
+        number, watermark, size, added = packed
+        k: int = params["k"]
+        weight_of = dict(zip(params["terms"], params["w"], strict=True))
+        with self._conn.cursor(binary=True) as cur:
+            blocks = cur.execute(
+                "SELECT term, postings FROM lexical_blocks WHERE pack = %s AND term = ANY(%s)"
+                " AND acl_id = ANY(%s)",
+                (number, params["terms"], self._acls),
+            ).fetchall()
+        blocks.sort(key=lambda block: block[0])  # a fixed order of the sum
+        scores = pack.score(((weight_of[t], b) for t, b in blocks), size, params["norm0"], params["norm1"])
+        dead = self._conn.execute(
+            "SELECT slot, row_id FROM lexical_dead WHERE pack = %s AND acl_id = ANY(%s)", (number, self._acls)
+        ).fetchall()
+        if dead:
+            scores[np.asarray([d[0] for d in dead], dtype=np.int64)] = 0.0
+        kept = self._doc_keys
+        if kept is not None and (kept.keys or not kept.excluded):
+            listed = np.asarray(
+                [
+                    r[0]
+                    for r in self._conn.execute(
+                        "SELECT slot FROM lexical_slots WHERE pack = %s AND doc_key = ANY(%s)",
+                        (number, kept.keys),
+                    )
+                ],
+                dtype=np.int64,
+            )
+            if kept.excluded:
+                scores[listed] = 0.0
+            else:
+                allowed = np.zeros(size, dtype=bool)
+                allowed[listed] = True
+                scores[~allowed] = 0.0
+        best = pack.top(scores, k)
+        found: dict[int, float] = {}
+        if len(best):
+            rows: dict[int, int] = dict(
+                self._conn.execute(
+                    "SELECT slot, row_id FROM lexical_slots WHERE pack = %s AND slot = ANY(%s)",
+                    (number, best.tolist()),
+                ).fetchall()
+            )
+            found = {int(rows[int(s)]): float(scores[s]) for s in best}
+        if not added and not dead:  # nothing of the reader's outside the pack
+            return _run(sorted(found.items(), key=lambda item: pack.tie_key(*item)))
+        params.update(mark=watermark, dead=sorted({int(d[1]) for d in dead}))
+        fresh = sql.SQL(
+            "SELECT row_id, sum(q.w * tf / (tf + %(norm0)s + %(norm1)s * length)) AS score"
+            " FROM unnest(%(terms)s::text[], %(w)s::float8[]) AS q(term, w) CROSS JOIN LATERAL ("
+            " SELECT row_id, tf, length FROM postings WHERE term = q.term AND {where} AND row_id > %(mark)s"
+            " UNION ALL"
+            " SELECT row_id, tf, length FROM postings WHERE term = q.term AND {where}"
+            " AND row_id = ANY(%(dead)s)"
+            ") AS p GROUP BY row_id ORDER BY score DESC, row_id LIMIT %(k)s"
+        ).format(where=where)
+        found.update((int(r), float(v)) for r, v in self._conn.execute(fresh, params).fetchall())
+        return _run(sorted(found.items(), key=lambda item: pack.tie_key(*item))[:k])
 
     def expand(self, query: str, passages: Sequence[str], terms: int, weight: float) -> dict[str, float]:
         original = tokenize(query)
@@ -318,6 +396,7 @@ class PgSearcher:
         self.params = params or PgSearchParams()
         self._lock = threading.Lock()
         self._filtered = SizedLRU[tuple[object, ...], DocFilter](256, 32 * 1024 * 1024, _doc_keys_size)
+        self._packing: threading.Thread | None = None  # a background rebuild of the packed postings
         self.has_index = self._ensure_index()
         stored = self._stored_model()
         if stored is not None and stored != model_id:
@@ -345,9 +424,9 @@ class PgSearcher:
                 conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (memory,))
                 create = sql.SQL(
                     "CREATE INDEX IF NOT EXISTS {} ON chunks USING hnsw"
-                    " ((embedding::halfvec({})) halfvec_cosine_ops) WITH (m = 32, ef_construction = 200)"
+                    " ((embedding::halfvec({})) halfvec_cosine_ops) WITH (m = {}, ef_construction = {})"
                 )
-                conn.execute(create.format(sql.Identifier(name), sql.Literal(self.dim)))
+                conn.execute(create.format(sql.Identifier(name), sql.Literal(self.dim), *self._graph()))
                 conn.execute(
                     "UPDATE store_state SET dense_watermark = coalesce((SELECT max(row_id) FROM chunks), 0)"
                 )
@@ -359,6 +438,10 @@ class PgSearcher:
                 return False
             finally:
                 _set_service_role(conn)
+
+    def _graph(self) -> tuple[sql.Literal, sql.Literal]:
+        """The HNSW build parameters, as SQL literals."""
+        return sql.Literal(int(self.params.hnsw_m)), sql.Literal(int(self.params.ef_construction))
 
     def drop_index(self) -> None:
         """Drop the HNSW index (before a bulk load: building it once afterwards, by `rebuild`, is far faster
@@ -378,8 +461,8 @@ class PgSearcher:
         building = f"{name}_new"
         create = sql.SQL(
             "CREATE INDEX CONCURRENTLY {} ON chunks USING hnsw"
-            " ((embedding::halfvec({})) halfvec_cosine_ops) WITH (m = 32, ef_construction = 200)"
-        ).format(sql.Identifier(building), sql.Literal(self.dim))
+            " ((embedding::halfvec({})) halfvec_cosine_ops) WITH (m = {}, ef_construction = {})"
+        ).format(sql.Identifier(building), sql.Literal(self.dim), *self._graph())
         with self.db.connection() as conn:
             conn.commit()
             conn.autocommit = True
@@ -422,7 +505,8 @@ class PgSearcher:
             # caller who reads nothing is the whole table. (The row id only decides whether rows added since
             # the HNSW build are also scanned exactly; the results stay the caller's own.)
             row = conn.execute(
-                "SELECT generation, dense_watermark, (SELECT max(row_id) FROM chunks) FROM store_state"
+                "SELECT generation, dense_watermark, (SELECT max(row_id) FROM chunks), lexical_pack,"
+                " lexical_watermark, lexical_slots FROM store_state"
             ).fetchone()
             conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(READER_ROLE)))
             # No JIT: the planner estimates a posting list from unnest() at a few hundred rows, so a query's
@@ -450,7 +534,11 @@ class PgSearcher:
             ).fetchone()
             population = (int(stats[0]), int(stats[1])) if stats else (0, 0)
             doc_keys = self._doc_keys(conn, generation, groups, acls, filters) if filters else None
-            yield PgView(conn, self, generation, acls, doc_keys, population, fresh_above)
+            packed = None
+            if row is not None and row[3]:
+                # (pack, watermark, slots, whether rows were added above the watermark)
+                packed = (int(row[3]), int(row[4]), int(row[5]), row[2] is not None and row[2] > row[4])
+            yield PgView(conn, self, generation, acls, doc_keys, population, fresh_above, packed)
 
     def _doc_keys(
         self,
@@ -478,17 +566,85 @@ class PgSearcher:
         return result
 
     def refresh(self) -> None:
-        """Nothing to do: every query reads the committed state."""
+        """Every query reads the committed state; this only starts a rebuild of the packed postings in the
+        background when too many rows have changed since the pack was built (:meth:`stale_rows`)."""
+        if self.stale_rows() > self.params.repack_rows:
+            with self._lock:
+                if self._packing is not None and self._packing.is_alive():
+                    return
+                self._packing = threading.Thread(target=self._repack_quietly, name="eka-lexical-pack")
+                self._packing.start()
+
+    def stale_rows(self) -> int:
+        """Rows a search reads from ``postings`` rather than the pack (0 when the store is too small for a
+        pack): rows above the pack's watermark (at most) and its dead rows."""
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT lexical_pack, (SELECT coalesce(sum(chunks), 0) FROM acl_stats),"
+                " (SELECT coalesce(max(row_id), 0) FROM chunks) - lexical_watermark,"
+                " (SELECT count(DISTINCT slot) FROM lexical_dead WHERE pack = lexical_pack) FROM store_state"
+            ).fetchone()
+        if row is None or row[1] < self.params.pack_rows:
+            return 0
+        return int(row[1]) if not row[0] else int(row[2]) + int(row[3])
+
+    def repack(self) -> pack.Built | None:
+        """Build the packed postings afresh and switch searches to them (None: another process is building,
+        or the store is too small for a pack)."""
+        with self.db.connection() as conn:
+            chunks = conn.execute("SELECT coalesce(sum(chunks), 0) FROM acl_stats").fetchone()
+            if not chunks or chunks[0] < self.params.pack_rows:
+                return None
+            locked = conn.execute("SELECT pg_try_advisory_lock(%s)", (pack.PACK_LOCK_KEY,)).fetchone()
+            conn.commit()
+            if not locked or not locked[0]:
+                return None
+            try:
+                started = time.perf_counter()
+                built = pack.build(conn)
+                conn.commit()
+                if not pack.switch(conn, built):
+                    return None
+                log.info(
+                    "lexical pack %d: %d rows up to row %d in %.1f s",
+                    built.pack,
+                    built.slots,
+                    built.watermark,
+                    time.perf_counter() - started,
+                )
+                return built
+            finally:
+                conn.rollback()
+                conn.execute("SELECT pg_advisory_unlock(%s)", (pack.PACK_LOCK_KEY,))
+                conn.commit()
+
+    def _repack_quietly(self) -> None:
+        try:
+            self.repack()
+        except psycopg.Error as err:  # the searches stay right without it; the next refresh tries again
+            log.warning("rebuilding the lexical pack failed: %s", err)
 
     def maintain(self) -> None:
-        """``VACUUM ANALYZE`` the tables searches read: after a bulk load, so the planner knows their sizes
-        and the postings' visibility map lets every term lookup be an index-only scan (autovacuum does the
-        same on its own schedule)."""
+        """``VACUUM ANALYZE`` the tables searches read and rebuild the packed postings: after a bulk load,
+        so the planner knows their sizes and the postings' visibility map lets every term lookup be an
+        index-only scan (autovacuum does the same on its own schedule)."""
+        if self._packing is not None:
+            self._packing.join()
+        self.repack()
         with self.db.connection() as conn:
             conn.commit()
             conn.autocommit = True
             try:
-                for table in ("chunks", "postings", "term_stats", "acl_stats", "documents"):
+                for table in (
+                    "chunks",
+                    "postings",
+                    "term_stats",
+                    "acl_stats",
+                    "documents",
+                    "lexical_slots",
+                    "lexical_blocks",
+                    "lexical_dead",
+                ):
                     conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
             finally:
                 conn.autocommit = False
@@ -522,6 +678,7 @@ class PgSearcher:
                 problems.append(f"dense: {wrong[0]} vectors are not {self.dim}-dimensional")
             if conn.execute("SELECT to_regclass(%s)", (index_name(self.dim),)).fetchone() == (None,):
                 problems.append(f"dense: no HNSW index {index_name(self.dim)} (searches scan exactly)")
+            problems.extend(_check_pack(conn))
         return problems
 
     def rebuild(self) -> dict[str, int]:
@@ -574,6 +731,47 @@ class PgSearcher:
         log.info("re-embedded %d chunks", done)
         total, dense = counts if counts else (0, 0)
         return {"dense": int(dense), "lexical": int(total)}
+
+
+def _check_pack(conn: psycopg.Connection) -> list[str]:
+    """The pack searches use against the store: its slot count, its blocks' sizes, and its postings (those
+    of live rows) against ``postings``."""
+    state = conn.execute("SELECT lexical_pack, lexical_watermark, lexical_slots FROM store_state").fetchone()
+    if state is None or not state[0]:
+        return []
+    number, watermark, size = (int(v) for v in state)
+    problems = []
+    found = conn.execute("SELECT count(*) FROM lexical_slots WHERE pack = %s", (number,)).fetchone()
+    if not found or found[0] != size:
+        problems.append(f"lexical pack {number}: {found[0] if found else 0} slots, store_state says {size}")
+    counts = conn.execute(
+        "SELECT count(*) FILTER (WHERE mod(length(postings), %s) <> 0), coalesce(sum(length(postings)), 0)"
+        " FROM lexical_blocks WHERE pack = %s",
+        (pack.POSTING_BYTES, number),
+    ).fetchone()
+    if counts and counts[0]:
+        problems.append(f"lexical pack {number}: {counts[0]} blocks of a size that is not whole postings")
+    # Postings of rows that are neither dead nor gone: the pack holds exactly these (and those of the
+    # dead and deleted rows, which searches skip).
+    live = conn.execute(
+        "SELECT count(*) FROM postings p JOIN lexical_slots s ON s.pack = %s AND s.row_id = p.row_id"
+        " WHERE p.row_id <= %s AND NOT EXISTS (SELECT 1 FROM lexical_dead d WHERE d.pack = %s"
+        " AND d.slot = s.slot)",
+        (number, watermark, number),
+    ).fetchone()
+    missing = conn.execute(
+        "SELECT count(*) FROM chunks c WHERE c.row_id <= %s AND NOT EXISTS (SELECT 1 FROM lexical_slots s"
+        " WHERE s.pack = %s AND s.row_id = c.row_id)",
+        (watermark, number),
+    ).fetchone()
+    if missing and missing[0]:
+        problems.append(f"lexical pack {number}: {missing[0]} chunk rows below its watermark are not in it")
+    packed = int(counts[1]) // pack.POSTING_BYTES if counts else 0
+    if live and live[0] > packed:
+        problems.append(
+            f"lexical pack {number}: {packed} postings, fewer than the {live[0]} of its live rows"
+        )
+    return problems
 
 
 def _set_service_role(conn: psycopg.Connection) -> None:
