@@ -630,7 +630,8 @@ class PgSearcher:
         index-only scan (autovacuum does the same on its own schedule)."""
         if self._packing is not None:
             self._packing.join()
-        self.repack()
+        if self.stale_rows():  # a rebuild that just finished in the background is enough
+            self.repack()
         with self.db.connection() as conn:
             conn.commit()
             conn.autocommit = True
