@@ -87,8 +87,8 @@ ui: install ## Run the chat in the foreground against a running API
 test-ui: install-dev ## Only the chat's tests (AppTest and headless Chromium)
 	$(BIN)/pytest -q tests/ui
 
-test: install-dev ## Run the whole test suite (unit, integration, e2e, browser, LLM)
-	$(BIN)/pytest -q
+test: install-dev ## Run the whole test suite (unit, integration, e2e, browser, LLM); lists the 25 slowest
+	$(BIN)/pytest -q --durations=25
 
 test-fast: install-dev ## Run only the unit and contract tests
 	$(BIN)/pytest -q tests/unit tests/contract
