@@ -92,6 +92,7 @@ def evaluate_beir(
         system = _beir_system(config, dataset, base, cache_dir, embedder, no_cache)
         run: dict[str, dict[str, float]] = {}
         latencies: list[float] = []
+        embedder.forget_queries()  # every config pays for encoding its questions: latencies compare
         with _progress() as bar:
             task = bar.add_task(f"{dataset.name} · {config.name}", total=len(queries))
             for qid, text in queries.items():
@@ -166,6 +167,7 @@ def evaluate_qa(
         system = _qa_system(config, corpus, corpus_sha, base, cache_dir, embedder, groups, no_cache, name)
         run: dict[str, dict[str, float]] = {}
         latencies: list[float] = []
+        embedder.forget_queries()  # every config pays for encoding its questions: latencies compare
         labels: dict[str, list[str]] = {}
         with _progress() as bar:
             task = bar.add_task(f"{name} · {config.name}", total=len(answerable))

@@ -77,6 +77,26 @@ def test_beir_evaluation_compares_configs_and_caches_indexes(tmp_path: Path) -> 
     assert (tmp_path / "out" / "recall_at_k.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_every_config_encodes_its_own_questions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Latencies compare across configs: none of them finds its questions already encoded by an earlier
+    one (the embedder's query cache is emptied before each)."""
+    from assistant.embedding import SentenceTransformerEmbedder
+
+    encoded: list[str] = []
+    real = SentenceTransformerEmbedder._encode
+
+    def counting(self: SentenceTransformerEmbedder, texts: list[str], prefix: str, *rest: object) -> object:
+        if prefix == self.spec.query_prefix and set(texts) <= set(QUERIES.values()):
+            encoded.extend(texts)
+        return real(self, texts, prefix, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SentenceTransformerEmbedder, "_encode", counting)
+    dataset = load_beir(tiny_beir(tmp_path / "tiny"))
+    base = Settings(home=tmp_path / "home", _env_file=None)  # type: ignore[call-arg]
+    evaluate_beir(dataset, resolve("dense,hybrid", base), base, tmp_path / "cache")
+    assert sorted(encoded) == sorted(list(QUERIES.values()) * 2)
+
+
 def test_a_corpus_file_that_fails_to_ingest_stops_the_evaluation(tmp_path: Path) -> None:
     """Scores over the rest of a corpus are not comparable with any other run: no report, a clear error."""
     corpus = tmp_path / "corpus"
