@@ -137,6 +137,34 @@ def stored_vectors(store: VectorCache, model_id: str) -> VectorLookup:
     return lookup
 
 
+class HeadingStore(VectorCache, Protocol):
+    """The part of a store that takes vectors into its embedding cache."""
+
+    def put_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
+        """Add vectors (text hash -> vector) to the cache."""
+        ...
+
+
+def store_heading_vectors(
+    store: HeadingStore, embedder: Embedder, passages: Iterable[str], batch: int = 1024
+) -> int:
+    """Embed every distinct section heading of ``passages`` that the store's cache lacks for the embedder's
+    model and cache it (as ingest does): after ``eka index rebuild`` for a new model, searches then never
+    encode a heading. Returns how many were embedded."""
+    headings = {text_hash(h): h for h in map(passage_heading, passages) if h}
+    done = 0
+    hashes = sorted(headings)
+    for start in range(0, len(hashes), batch):
+        part = hashes[start : start + batch]
+        known = store.cached_vectors(embedder.model_id, part)
+        todo = [h for h in part if h not in known]
+        if todo:
+            vectors = embedder.embed_passages([headings[h] for h in todo])
+            store.put_vectors(embedder.model_id, dict(zip(todo, vectors, strict=True)))
+            done += len(todo)
+    return done
+
+
 class HeadingReranker:
     """Cosine between the query vector and each passage's innermost heading (``passage_heading``).
 

@@ -34,6 +34,7 @@ from assistant.config import Settings
 from assistant.errors import EkaError
 from assistant.filters import parse_filters
 from assistant.pg.search import PgSearcher
+from assistant.rerank import store_heading_vectors
 from assistant.types import Principal, SearchMode
 from eka.db_cli import app as db_app
 from eka.service_cli import register
@@ -431,8 +432,12 @@ def index_rebuild() -> None:
     assistant = _assistant()
     started = time.perf_counter()
     built = assistant.searcher.rebuild()
+    # The heading reranker's vectors for this model (ingest makes them; a new model has none yet).
+    headings = store_heading_vectors(
+        assistant.store, assistant.embedder, assistant.store.index_rows().passages
+    )
     console.print(
-        f"rebuilt {built['dense']} vectors and {built['lexical']} lexical rows "
+        f"rebuilt {built['dense']} vectors, {built['lexical']} lexical rows and {headings} heading vectors "
         f"for generation {assistant.store.generation()} in {time.perf_counter() - started:.1f}s"
     )
 

@@ -94,6 +94,9 @@ def test_docs_list_stats_verify_and_remove(home: Path, tmp_path: Path) -> None:
     assert removed.returncode == 0, removed.stderr
     assert len(json.loads(eka(work, "docs", "list", "--json").stdout)) == 12
     assert eka(work, "docs", "remove", "no/such.md").returncode == 1
+    rebuilt = eka(work, "index", "rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "and 0 heading vectors" in rebuilt.stdout  # ingest made them all
     assert eka(work, "index", "verify").returncode == 0
 
 

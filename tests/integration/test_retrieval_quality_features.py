@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant import relevance
 from assistant.app import Assistant
 from assistant.embedding import SentenceTransformerEmbedder
-from assistant.rerank import LateInteractionReranker, make_reranker
+from assistant.passages import text_hash
+from assistant.rerank import LateInteractionReranker, make_reranker, passage_heading, store_heading_vectors
 from assistant.types import Principal
 from ingest.pipeline import Ingestor
 from tests.conftest import SAMPLE_GROUPS, SAMPLES
@@ -110,3 +112,36 @@ def test_relevance_is_given_in_every_mode(ingested_samples: Assistant) -> None:
     for mode in ("hybrid", "dense", "lexical"):
         hits = ingested_samples.retriever.search("pad wear sensor warning threshold", reader, k=3, mode=mode)
         assert hits and all(h.relevance is not None for h in hits), mode
+
+
+def test_index_rebuild_for_a_new_model_stores_its_heading_vectors(
+    make_assistant: Callable[..., Assistant],
+) -> None:
+    """A model whose cache has no heading vectors (as after `eka index rebuild` for a new model) gets one per
+    distinct heading, once."""
+    assistant = make_assistant("headings")
+    Ingestor(assistant).run([SAMPLES / "chassis"])
+    real = assistant.embedder
+    asked: list[str] = []
+
+    class NewModel:
+        model_id = "another-model"
+        dim = real.dim
+
+        def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+            asked.extend(texts)
+            return real.embed_passages(texts)
+
+        def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+            return real.embed_queries(texts)
+
+    passages = assistant.store.index_rows().passages
+    headings = {passage_heading(p) for p in passages} - {""}
+    assert len(headings) > 5
+    assert store_heading_vectors(assistant.store, NewModel(), passages) == len(headings)
+    assert sorted(asked) == sorted(headings)
+    assert set(assistant.store.cached_vectors("another-model", [text_hash(h) for h in headings])) == {
+        text_hash(h) for h in headings
+    }
+    assert store_heading_vectors(assistant.store, NewModel(), passages) == 0  # all cached now
+    assert store_heading_vectors(assistant.store, real, passages) == 0  # ingest made the model's own
