@@ -568,7 +568,12 @@ class PgSearcher:
     def refresh(self) -> None:
         """Every query reads the committed state; this only starts a rebuild of the packed postings in the
         background when too many rows have changed since the pack was built (:meth:`stale_rows`)."""
-        if self.stale_rows() > self.params.repack_rows:
+        try:
+            stale = self.stale_rows()
+        except psycopg.Error as err:  # searches report the outage themselves; the pack can wait
+            log.warning("could not check the lexical pack: %s", err)
+            return
+        if stale > self.params.repack_rows:
             with self._lock:
                 if self._packing is not None and self._packing.is_alive():
                     return
