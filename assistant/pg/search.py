@@ -419,7 +419,13 @@ class PgSearcher:
                 return True
             try:
                 conn.execute("RESET ROLE")
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+                # Tried, not waited for: waiting here while another process builds the index concurrently
+                # (`eka index rebuild`) is a deadlock, since that build waits for this transaction to end.
+                locked = conn.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", (name,)).fetchone()
+                if not locked or not locked[0]:
+                    conn.rollback()
+                    log.info("another process is building %s: dense search scans exactly meanwhile", name)
+                    return False
                 memory = self.params.build_memory
                 conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (memory,))
                 create = sql.SQL(
@@ -569,6 +575,10 @@ class PgSearcher:
         """Every query reads the committed state; this only starts a rebuild of the packed postings in the
         background when too many rows have changed since the pack was built (:meth:`stale_rows`)."""
         try:
+            if not self.has_index:  # built by another process since (see _ensure_index)?
+                with self.db.connection() as conn:
+                    found = conn.execute("SELECT to_regclass(%s)", (index_name(self.dim),)).fetchone()
+                self.has_index = found is not None and found[0] is not None
             stale = self.stale_rows()
         except psycopg.Error as err:  # searches report the outage themselves; the pack can wait
             log.warning("could not check the lexical pack: %s", err)

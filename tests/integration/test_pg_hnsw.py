@@ -107,3 +107,24 @@ def test_a_second_rebuild_at_the_same_time_is_refused(tmp_path: Path, request: p
             searcher.rebuild()
     searcher.rebuild()  # and once it is done, a rebuild goes through
     assert searcher.verify() == []
+
+
+def test_a_process_starting_while_another_builds_the_index_does_not_wait_for_it(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A worker that starts during `eka index rebuild` searches exactly instead of waiting on the build's
+    lock (waiting there deadlocked a concurrent build), and uses the index once a refresh finds it."""
+    backend = _postgres(tmp_path, request, exact_rows=0)
+    searcher = _searcher(backend)
+    _load(backend.store)
+    searcher.drop_index()
+    with psycopg.connect(searcher.db.url, autocommit=True) as other:  # another process, building
+        other.execute("SELECT pg_advisory_lock(hashtext(%s))", (index_name(DIM),))
+        starting = PgSearcher(searcher.db, DIM, MODEL, _embed, PgSearchParams(exact_rows=0))
+        assert not starting.has_index
+    PgSearcher(searcher.db, DIM, MODEL, _embed)  # the other process is done: the index is there
+    starting.refresh()
+    assert starting.has_index
+    query = _vector("caliper torque")
+    with starting.view(frozenset({"brakes"}), {}) as view:
+        assert view.dense(query, 3)[0].tolist() == _exact(backend, {"brakes"}, query)[:3]
