@@ -49,3 +49,14 @@ def test_top_takes_the_best_positive_scores_and_breaks_ties_by_slot() -> None:
     assert pack.top(scores, 3).tolist() == [5, 2, 1]  # 1, 3 and 4 tie (within summation noise): slot order
     assert pack.top(scores, 10).tolist() == [5, 2, 1, 3, 4]  # zero scores are not results
     assert pack.top(np.zeros(4), 2).tolist() == []
+
+
+def test_scores_add_up_across_slot_ranges_and_terms() -> None:
+    """Blocks of two slot ranges (2**18 slots each) and two terms land on their own slots."""
+    edge = 1 << pack.BLOCK_BITS
+    low = _block([(1, 10, 1), (edge - 1, 10, 1)])
+    high = _block([(edge, 10, 1), (edge + 3, 10, 2)])
+    other = _block([(edge + 3, 10, 1)])
+    scores = pack.score([(1.0, low), (1.0, high), (3.0, other)], edge + 4, 0.0, 0.0)
+    assert np.flatnonzero(scores).tolist() == [1, edge - 1, edge, edge + 3]
+    assert scores[[1, edge - 1, edge, edge + 3]].tolist() == [1.0, 1.0, 1.0, 4.0]
