@@ -42,6 +42,13 @@ from assistant.types import Chunk, Document
 
 log = logging.getLogger(__name__)
 
+# BM25 summed per row over the query terms' postings (joined after it), and the best k rows: the SQL path and
+# the rows a pack does not hold (pack.score computes the same share in numpy).
+_BM25 = sql.SQL(
+    "SELECT row_id, sum(q.w * tf / (tf + %(norm0)s + %(norm1)s * length)) AS score"
+    " FROM unnest(%(terms)s::text[], %(w)s::float8[]) AS q(term, w)"
+)
+_BEST = sql.SQL("GROUP BY row_id ORDER BY score DESC, row_id LIMIT %(k)s")
 _EMPTY: Run = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
 _DOCUMENT_COLUMNS = sql.SQL("doc_id, source, sha256, title, mime, metadata, acl, ingested_at, pages, owner")
 
@@ -232,12 +239,9 @@ class PgView:
         )
         if self._pack is not None and self._size >= self._searcher.params.pack_rows:
             return self._lexical_packed(self._pack, where, params)
-        scored = sql.SQL(
-            "SELECT row_id, sum(q.w * tf / (tf + %(norm0)s + %(norm1)s * length)) AS score"
-            " FROM unnest(%(terms)s::text[], %(w)s::float8[]) AS q(term, w)"
-            " JOIN postings USING (term) WHERE {}"
-            " GROUP BY row_id ORDER BY score DESC, row_id LIMIT %(k)s"
-        ).format(where)
+        scored = sql.SQL("{bm25} JOIN postings USING (term) WHERE {where} {best}").format(
+            bm25=_BM25, where=where, best=_BEST
+        )
         return _run(self._conn.execute(scored, params).fetchall())
 
     def _lexical_packed(
@@ -293,14 +297,12 @@ class PgView:
             return _run(sorted(found.items(), key=lambda item: pack.tie_key(*item)))
         params.update(mark=watermark, dead=sorted({int(d[1]) for d in dead}))
         fresh = sql.SQL(
-            "SELECT row_id, sum(q.w * tf / (tf + %(norm0)s + %(norm1)s * length)) AS score"
-            " FROM unnest(%(terms)s::text[], %(w)s::float8[]) AS q(term, w) CROSS JOIN LATERAL ("
+            "{bm25} CROSS JOIN LATERAL ("
             " SELECT row_id, tf, length FROM postings WHERE term = q.term AND {where} AND row_id > %(mark)s"
             " UNION ALL"
             " SELECT row_id, tf, length FROM postings WHERE term = q.term AND {where}"
-            " AND row_id = ANY(%(dead)s)"
-            ") AS p GROUP BY row_id ORDER BY score DESC, row_id LIMIT %(k)s"
-        ).format(where=where)
+            " AND row_id = ANY(%(dead)s)) AS p {best}"
+        ).format(bm25=_BM25, where=where, best=_BEST)
         found.update((int(r), float(v)) for r, v in self._conn.execute(fresh, params).fetchall())
         return _run(sorted(found.items(), key=lambda item: pack.tie_key(*item))[:k])
 
@@ -415,7 +417,7 @@ class PgSearcher:
         role is); returns whether it exists."""
         name = index_name(self.dim)
         with self.db.connection() as conn:
-            if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone() != (None,):
+            if _index_exists(conn, name):
                 return True
             try:
                 conn.execute("RESET ROLE")
@@ -577,8 +579,7 @@ class PgSearcher:
         try:
             if not self.has_index:  # built by another process since (see _ensure_index)?
                 with self.db.connection() as conn:
-                    found = conn.execute("SELECT to_regclass(%s)", (index_name(self.dim),)).fetchone()
-                self.has_index = found is not None and found[0] is not None
+                    self.has_index = _index_exists(conn, index_name(self.dim))
             stale = self.stale_rows()
         except psycopg.Error as err:  # searches report the outage themselves; the pack can wait
             log.warning("could not check the lexical pack: %s", err)
@@ -692,7 +693,7 @@ class PgSearcher:
             ).fetchone()
             if wrong and wrong[0]:
                 problems.append(f"dense: {wrong[0]} vectors are not {self.dim}-dimensional")
-            if conn.execute("SELECT to_regclass(%s)", (index_name(self.dim),)).fetchone() == (None,):
+            if not _index_exists(conn, index_name(self.dim)):
                 problems.append(f"dense: no HNSW index {index_name(self.dim)} (searches scan exactly)")
             problems.extend(_check_pack(conn))
         return problems
@@ -747,6 +748,11 @@ class PgSearcher:
         log.info("re-embedded %d chunks", done)
         total, dense = counts if counts else (0, 0)
         return {"dense": int(dense), "lexical": int(total)}
+
+
+def _index_exists(conn: psycopg.Connection, name: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()
+    return row is not None and row[0] is not None
 
 
 def _check_pack(conn: psycopg.Connection) -> list[str]:

@@ -127,4 +127,5 @@ def test_a_process_starting_while_another_builds_the_index_does_not_wait_for_it(
     assert starting.has_index
     query = _vector("caliper torque")
     with starting.view(frozenset({"brakes"}), {}) as view:
-        assert view.dense(query, 3)[0].tolist() == _exact(backend, {"brakes"}, query)[:3]
+        # The same three rows as an exact scan (their order among near-equal halfvec distances may differ).
+        assert set(view.dense(query, 3)[0].tolist()) == set(_exact(backend, {"brakes"}, query)[:3])
