@@ -111,6 +111,7 @@ def build_assistant(settings: Settings, embedder: SentenceTransformerEmbedder | 
                 hnsw_m=settings.pg_hnsw_m,
                 ef_construction=settings.pg_hnsw_ef_construction,
                 build_memory=settings.pg_build_memory,
+                parallel_rows=settings.pg_parallel_rows,
             ),
             store,
         )

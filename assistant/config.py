@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     pg_ef_search: int = Field(
         800, ge=10, le=1000, description="PostgreSQL: the HNSW candidate list of a search (at least k)."
     )
+    pg_parallel_rows: int = Field(
+        20_000,
+        ge=0,
+        description="PostgreSQL: a caller who may read at least this many chunks gets the lexical half of a "
+        "hybrid search on a second connection, beside the dense half (in the same snapshot).",
+    )
     default_groups: str = Field("public", description="Groups used by the CLI when --groups is not given.")
 
     # Answering (assistant.answering) and its generators (assistant.generation)

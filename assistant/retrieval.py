@@ -10,6 +10,7 @@ and relevance only ever see candidates from the allowed set.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -74,6 +75,10 @@ class RetrievalParams:
     # and never lets one document's section outrank another document (docs/retrieval-quality.md).
     rerank_scope: RerankScope = "results"
     max_per_page: int = 0  # diversify: later chunks of an already-listed page or section go after the rest
+
+
+def _constant(vector: np.ndarray) -> Callable[[], np.ndarray]:
+    return lambda: vector
 
 
 def _minmax(values: np.ndarray) -> np.ndarray:
@@ -152,8 +157,18 @@ class Retriever:
                 return []
             params = self.params
             depth = max(k, params.candidates, params.rerank_depth if self.reranker else 0)
-            vector = self.embedder.embed_queries([query])[0] if mode in ("hybrid", "dense") else None
-            ranked = self._combine(self._runs(view, query, vector, depth, mode), mode)
+            encoded: list[np.ndarray] = []
+
+            def encode() -> np.ndarray:  # once, when the view asks (it may search lexically meanwhile)
+                if not encoded:
+                    encoded.append(self.embedder.embed_queries([query])[0])
+                return encoded[0]
+
+            uses_vector = mode in ("hybrid", "dense")
+            ranked = self._combine(
+                self._runs(view, query, encode if uses_vector else None, depth, mode), mode
+            )
+            vector = encode() if uses_vector else None
             chunks = _ChunkCache(view)
             if params.prf_docs > 0 and ranked:
                 ranked = self._feedback_round(view, chunks, query, vector, ranked, depth, mode)
@@ -210,17 +225,16 @@ class Retriever:
     def _runs(
         view: SearchView,
         query: str | dict[str, float],
-        vector: np.ndarray | None,
+        vector: Callable[[], np.ndarray] | None,
         depth: int,
         mode: SearchMode,
     ) -> list[Run]:
-        """One (row ids, scores) run per retriever, within the view."""
-        runs = []
-        if mode in ("hybrid", "dense") and vector is not None:
-            runs.append(view.dense(vector, depth))
-        if mode in ("hybrid", "lexical"):
-            runs.append(view.lexical(query, depth))
-        return runs
+        """One (row ids, scores) run per retriever, within the view; ``vector`` gives the query vector."""
+        if mode == "hybrid" and vector is not None:
+            return list(view.hybrid(query, vector, depth))
+        if mode == "dense" and vector is not None:
+            return [view.dense(vector(), depth)]
+        return [view.lexical(query, depth)]
 
     def _combine(self, runs: list[Run], mode: SearchMode) -> list[tuple[int, float]]:
         if mode != "hybrid":
@@ -259,7 +273,8 @@ class Retriever:
             chunks = cache(feedback)
             passages = [cache.passage(chunks[r]) for r in feedback if r in chunks]
             lexical_query = view.expand(query, passages, params.prf_terms, params.prf_lexical_weight)
-        return self._combine(self._runs(view, lexical_query, vector, depth, mode), mode)
+        given = None if vector is None else _constant(vector)
+        return self._combine(self._runs(view, lexical_query, given, depth, mode), mode)
 
     def _rerank(
         self,

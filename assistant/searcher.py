@@ -17,7 +17,7 @@ Backends:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -52,6 +52,14 @@ class SearchView(Protocol):
 
     def lexical(self, query: str | dict[str, float], k: int) -> Run:
         """The ``k`` best rows by BM25 for query text, or for weighted tokens (already tokenised)."""
+        ...
+
+    def hybrid(
+        self, query: str | dict[str, float], vector: Callable[[], np.ndarray], k: int
+    ) -> tuple[Run, Run]:
+        """The dense and the lexical run of one hybrid search: ``dense(vector(), k)`` and ``lexical(query,
+        k)``. ``vector`` is called once (it may encode the query); a backend may run the lexical search
+        meanwhile."""
         ...
 
     def expand(self, query: str, passages: Sequence[str], terms: int, weight: float) -> dict[str, float]:

@@ -9,7 +9,7 @@ read. Allowed sets are cached per (generation, groups, filters), bounded by entr
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -111,6 +111,11 @@ class EmbeddedView:
         if isinstance(query, dict):
             return lexical.search_weighted(query, k, self._allowed, self._readable)
         return lexical.search(query, k, self._allowed, self._readable)
+
+    def hybrid(
+        self, query: str | dict[str, float], vector: Callable[[], np.ndarray], k: int
+    ) -> tuple[Run, Run]:
+        return self.dense(vector(), k), self.lexical(query, k)
 
     def expand(self, query: str, passages: Sequence[str], terms: int, weight: float) -> dict[str, float]:
         return self._snapshot.lexical.expand(query, passages, terms, weight, self._readable)

@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 import psycopg
 from psycopg import sql
+from psycopg_pool import PoolTimeout
 
 from assistant.errors import ConfigError
 from assistant.filters import Filters, matches
@@ -49,6 +51,8 @@ _BM25 = sql.SQL(
     " FROM unnest(%(terms)s::text[], %(w)s::float8[]) AS q(term, w)"
 )
 _BEST = sql.SQL("GROUP BY row_id ORDER BY score DESC, row_id LIMIT %(k)s")
+# How long a search waits for a second pooled connection before it runs its lexical search itself.
+BESIDE_WAIT_S = 0.02
 _EMPTY: Run = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
 _DOCUMENT_COLUMNS = sql.SQL("doc_id, source, sha256, title, mime, metadata, acl, ingested_at, pages, owner")
 
@@ -69,6 +73,10 @@ class PgSearchParams:
     # Rows inserted since the HNSW index was built are also scanned exactly while there are at most this
     # many of them (beyond that, rebuild the index: `eka index rebuild`).
     fresh_rows: int = 20_000
+    # A process that finds no HNSW index builds it as it starts only for a store of at most this many rows
+    # (seconds); a larger store's index (dropped for a bulk load) is built by `eka index rebuild`, which at
+    # 1M chunks takes about half an hour: no worker waits for that to start.
+    build_rows: int = 20_000
     max_scan_tuples: int = 50_000  # how far an iterative HNSW scan goes looking for allowed rows
     # maintenance_work_mem while the HNSW index is built: a graph that does not fit is built far slower
     # (about 1.5 GB at 1M chunks of 384 dimensions with m = 32).
@@ -78,6 +86,10 @@ class PgSearchParams:
     # ``refresh`` rebuilds the pack when more than ``repack_rows`` rows are above its watermark or dead.
     pack_rows: int = 50_000
     repack_rows: int = 20_000
+    # A caller who may read at least this many rows gets the lexical search of a hybrid search on a second
+    # connection, in the view's snapshot, while the query is encoded and the dense search runs (below it,
+    # both are a few milliseconds and the second transaction costs more than it saves).
+    parallel_rows: int = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +131,7 @@ class PgView:
         self,
         conn: psycopg.Connection,
         searcher: PgSearcher,
+        groups: frozenset[str],
         generation: int,
         acls: list[int],
         doc_keys: DocFilter | None,
@@ -128,12 +141,14 @@ class PgView:
     ) -> None:
         self._conn = conn
         self._searcher = searcher
+        self.groups = groups
         self._generation = generation
         self._acls = acls
         self._doc_keys = doc_keys  # None: no metadata filter
         self._fresh_above = fresh_above  # rows above this id are scanned exactly beside HNSW (None: no scan)
         # (pack, watermark, slots, rows above the watermark) of the packed postings, None: no pack
         self._pack = lexical_pack
+        self._population = population
         self._size, tokens = population
         self._avg_length = tokens / self._size if self._size else 0.0
 
@@ -306,6 +321,42 @@ class PgView:
         found.update((int(r), float(v)) for r, v in self._conn.execute(fresh, params).fetchall())
         return _run(sorted(found.items(), key=lambda item: pack.tie_key(*item))[:k])
 
+    # -- both at once --------------------------------------------------------------------------------------
+
+    def hybrid(
+        self, query: str | dict[str, float], vector: Callable[[], np.ndarray], k: int
+    ) -> tuple[Run, Run]:
+        """The lexical search runs on a second connection that imports this transaction's snapshot (so it
+        reads exactly what the dense search reads, as the same reader) while ``vector`` encodes the query and
+        the dense search runs here; a small reader, or a busy pool, gets both here, one after the other."""
+        beside: Future[Run | None] | None = None
+        if not self.empty() and k > 0 and self._size >= self._searcher.params.parallel_rows:
+            snapshot = self._conn.execute("SELECT pg_export_snapshot()").fetchone()
+            if snapshot is not None:
+                beside = self._searcher.beside(str(snapshot[0]), self, lambda view: view.lexical(query, k))
+        try:
+            dense = self.dense(vector(), k)
+            lexical = beside.result() if beside is not None else None
+        except BaseException:
+            if beside is not None:  # the second connection must be done with this snapshot before it ends
+                wait([beside])
+            raise
+        return dense, lexical if lexical is not None else self.lexical(query, k)
+
+    def twin(self, conn: psycopg.Connection) -> PgView:
+        """This view on another connection (already in this view's snapshot, as the reader)."""
+        return PgView(
+            conn,
+            self._searcher,
+            self.groups,
+            self._generation,
+            self._acls,
+            self._doc_keys,
+            self._population,
+            self._fresh_above,
+            self._pack,
+        )
+
     def expand(self, query: str, passages: Sequence[str], terms: int, weight: float) -> dict[str, float]:
         original = tokenize(query)
         weights: dict[str, float] = {}
@@ -399,6 +450,7 @@ class PgSearcher:
         self._lock = threading.Lock()
         self._filtered = SizedLRU[tuple[object, ...], DocFilter](256, 32 * 1024 * 1024, _doc_keys_size)
         self._packing: threading.Thread | None = None  # a background rebuild of the packed postings
+        self._beside: ThreadPoolExecutor | None = None  # lexical searches beside dense ones (PgView.hybrid)
         self.has_index = self._ensure_index()
         stored = self._stored_model()
         if stored is not None and stored != model_id:
@@ -413,12 +465,24 @@ class PgSearcher:
         return row[0] if row else None
 
     def _ensure_index(self) -> bool:
-        """Create the HNSW index for this dimension if it is missing (as the tables' owner, when the login
-        role is); returns whether it exists."""
+        """Create the HNSW index for this dimension if it is missing and the store is small (as the tables'
+        owner, when the login role is); returns whether it exists."""
         name = index_name(self.dim)
         with self.db.connection() as conn:
             if _index_exists(conn, name):
                 return True
+            limit = self.params.build_rows
+            rows = conn.execute(
+                "SELECT count(*) FROM (SELECT FROM chunks LIMIT %s) AS c", (limit + 1,)
+            ).fetchone()
+            if rows is not None and rows[0] > limit:
+                log.warning(
+                    "no HNSW index %s over more than %d chunks: dense search scans exactly until"
+                    " `eka index rebuild` builds it",
+                    name,
+                    limit,
+                )
+                return False
             try:
                 conn.execute("RESET ROLE")
                 # Tried, not waited for: waiting here while another process builds the index concurrently
@@ -504,6 +568,30 @@ class PgSearcher:
                 _set_service_role(conn)
         self.has_index = True
 
+    def beside(self, snapshot: str, view: PgView, work: Callable[[PgView], Run]) -> Future[Run | None]:
+        """Run ``work`` on ``view``'s twin on another pooled connection, in the exported ``snapshot``, in a
+        thread; the future's result is None when no connection was free at once (the caller does the work
+        itself: waiting for a second connection while holding one could exhaust the pool)."""
+        with self._lock:
+            if self._beside is None:
+                self._beside = ThreadPoolExecutor(self.db.pool.max_size, thread_name_prefix="eka-beside")
+            executor = self._beside
+
+        def run() -> Run | None:
+            pool = self.db.pool
+            try:
+                conn = pool.getconn(timeout=BESIDE_WAIT_S)
+            except PoolTimeout:
+                return None
+            try:
+                with conn.transaction():
+                    conn.execute(_joining(snapshot, view.groups))
+                    return work(view.twin(conn))
+            finally:
+                pool.putconn(conn)
+
+        return executor.submit(run)
+
     @contextmanager
     def view(self, groups: frozenset[str], filters: Filters) -> Iterator[PgView]:
         with self.db.connection() as conn, conn.transaction():
@@ -546,7 +634,7 @@ class PgSearcher:
             if row is not None and row[3]:
                 # (pack, watermark, slots, whether rows were added above the watermark)
                 packed = (int(row[3]), int(row[4]), int(row[5]), row[2] is not None and row[2] > row[4])
-            yield PgView(conn, self, generation, acls, doc_keys, population, fresh_above, packed)
+            yield PgView(conn, self, groups, generation, acls, doc_keys, population, fresh_above, packed)
 
     def _doc_keys(
         self,
@@ -748,6 +836,16 @@ class PgSearcher:
         log.info("re-embedded %d chunks", done)
         total, dense = counts if counts else (0, 0)
         return {"dense": int(dense), "lexical": int(total)}
+
+
+def _joining(snapshot: str, groups: frozenset[str]) -> sql.Composed:
+    """The statements that put a connection's new transaction into an exported snapshot as the reader with
+    ``groups`` (as PgSearcher.view does for its own), in one round trip."""
+    return sql.SQL(
+        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT {};"
+        " SET LOCAL ROLE {}; SELECT set_config('eka.groups', {}::text[]::text, true),"
+        " set_config('jit', 'off', true)"
+    ).format(sql.Literal(snapshot), sql.Identifier(READER_ROLE), sql.Literal(sorted(groups)))
 
 
 def _index_exists(conn: psycopg.Connection, name: str) -> bool:

@@ -62,7 +62,8 @@ def _postgres(
     request.addfinalizer(lambda: server.drop(url))
     db = shared(url)
     store = PgStore(db, embed=_embed, embed_model=MODEL)
-    params = PgSearchParams(k1=K1, b=B, exact_rows=exact_rows, fresh_rows=fresh_rows)
+    # parallel_rows=0: every hybrid search runs its lexical half on a second connection (PgView.hybrid)
+    params = PgSearchParams(k1=K1, b=B, exact_rows=exact_rows, fresh_rows=fresh_rows, parallel_rows=0)
     return Backend(store, PgSearcher(db, DIM, MODEL, _embed, params))
 
 
@@ -263,6 +264,48 @@ class TestSearcherContract:
             nuts = view.chunks(view.lexical("wheel nut", 10)[0].tolist())
             assert "doc-shared" not in {c.doc_id for c in nuts.values()}
             assert view.documents(["doc-shared"]) == {}
+
+    def test_hybrid_gives_the_dense_and_the_lexical_run_and_encodes_the_query_once(
+        self, backend: Backend
+    ) -> None:
+        _load(backend.store)
+        backend.searcher.refresh()
+        query = "caliper torque wear"
+        encoded: list[str] = []
+
+        def vector() -> np.ndarray:
+            encoded.append(query)
+            return _vector(query)
+
+        for groups in ({"brakes"}, {"brakes", "body"}, {"brakes", "body", "security"}):
+            with backend.searcher.view(frozenset(groups), {"doc_type": ("spec",)}) as view:
+                dense, lexical = view.hybrid(query, vector, 4)
+                assert dense[0].tolist() == view.dense(_vector(query), 4)[0].tolist()
+                assert lexical[0].tolist() == view.lexical(query, 4)[0].tolist()
+                assert np.allclose(lexical[1], view.lexical(query, 4)[1])
+                assert len(lexical[0]) == 4
+            readable = {r for r, (d, _) in _passages(backend.store, groups).items() if d != "doc-body"}
+            assert set(dense[0].tolist()) | set(lexical[0].tolist()) <= readable
+        assert len(encoded) == 3
+
+    def test_hybrid_reads_the_state_the_view_opened_on(self, backend: Backend) -> None:
+        """A write committed while a view is open is not in either half of its hybrid search (the second
+        connection of the PostgreSQL view imports the view's snapshot)."""
+        _load(backend.store)
+        backend.searcher.refresh()
+        with backend.searcher.view(frozenset({"brakes"}), {}) as view:
+            before = view.lexical("hub bearing preload", 10)[0].tolist()
+            _put(backend.store, *_doc("hub", ["Hub bearing preload 42 Nm."] * 3, {"brakes"}))
+            backend.searcher.refresh()
+            dense, lexical = view.hybrid(
+                "hub bearing preload", lambda: _vector("Hub bearing preload 42 Nm."), 10
+            )
+        assert lexical[0].tolist() == before
+        hub = {r for r, (d, _) in _passages(backend.store, {"brakes"}).items() if d == "doc-hub"}
+        assert len(hub) == 3 and not hub & set(dense[0].tolist()) | set(lexical[0].tolist())
+        with backend.searcher.view(frozenset({"brakes"}), {}) as view:  # a new view sees the write
+            assert set(view.lexical("hub bearing preload", 10)[0].tolist()) == hub
+            assert hub <= set(view.hybrid("hub", lambda: _vector("hub"), 10)[0][0].tolist())
 
     def test_expansion_keeps_the_query_and_adds_terms_of_the_feedback(self, backend: Backend) -> None:
         _load(backend.store)

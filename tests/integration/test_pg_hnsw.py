@@ -129,3 +129,26 @@ def test_a_process_starting_while_another_builds_the_index_does_not_wait_for_it(
     with starting.view(frozenset({"brakes"}), {}) as view:
         # The same three rows as an exact scan (their order among near-equal halfvec distances may differ).
         assert set(view.dense(query, 3)[0].tolist()) == set(_exact(backend, {"brakes"}, query)[:3])
+
+
+def test_a_process_starting_on_a_large_store_without_the_index_leaves_the_build_to_rebuild(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Above ``build_rows`` chunks (a bulk load dropped the index) a starting process does not build the
+    index, which at 1M chunks takes half an hour: it searches exactly, `verify` says the index is missing, and
+    after `rebuild` a refresh finds it."""
+    backend = _postgres(tmp_path, request, exact_rows=0)
+    searcher = _searcher(backend)
+    _load(backend.store)
+    searcher.drop_index()
+    starting = PgSearcher(searcher.db, DIM, MODEL, _embed, PgSearchParams(exact_rows=0, build_rows=2))
+    assert not starting.has_index
+    with searcher.db.connection() as conn:
+        assert not conn.execute("SELECT to_regclass(%s)", (index_name(DIM),)).fetchone()[0]  # type: ignore[index]
+    assert any("no HNSW index" in problem for problem in starting.verify())
+    query = _vector("caliper torque")
+    with starting.view(frozenset({"brakes"}), {}) as view:
+        assert view.dense(query, 3)[0].tolist() == _exact(backend, {"brakes"}, query)[:3]
+    searcher.rebuild()
+    starting.refresh()
+    assert starting.has_index and starting.verify() == []
