@@ -119,7 +119,7 @@ class Settings(BaseSettings):
         "about 1.5 GB per million 384-dimensional chunks at m = 32, 2 GB at m = 48).",
     )
     pg_ef_search: int = Field(
-        800, ge=10, le=1000, description="PostgreSQL: the HNSW candidate list of a search (at least k)."
+        1000, ge=10, le=1000, description="PostgreSQL: the HNSW candidate list of a search (at least k)."
     )
     pg_parallel_rows: int = Field(
         20_000,
